@@ -1,0 +1,25 @@
+"""Run-time settings of the kiosk: thread split, decoding and speech defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from kiosk.catalog import LANGUAGE_CODES
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # The stages of one turn run one after another, so each may use every core.
+    asr_threads: int = field(default_factory=_cpu_count)
+    mt_threads: int = field(default_factory=_cpu_count)
+    tts_threads: int = field(default_factory=_cpu_count)
+    asr_beam_size: int = 5
+    mt_beam_size: int = 2
+    enabled_languages: tuple[str, ...] = LANGUAGE_CODES
+    speech_rate: float = 1.0
+    volume: float = 1.0

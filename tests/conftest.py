@@ -1,0 +1,125 @@
+"""Shared fixtures: real speech, the real model store and the kiosk CLI as a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("KIOSK_SHARED_DIR", REPO.parent / "shared"))
+SPEECH_DIR = SHARED / "data" / "speech"
+LIBRIVOX_DIR = Path("/usr/share/pocketsphinx/test/data/librivox")
+# Scored by characters: no spaces between words (zh, ja, th) or short syllable blocks (ko).
+CHARACTER_SCORED = {"zh", "ja", "th", "ko", "km"}
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    lang: str
+    transcript: str
+    duration_s: float
+
+
+def speech_clips() -> list[Clip]:
+    if not (SPEECH_DIR / "manifest.tsv").is_file():
+        return []
+    with open(SPEECH_DIR / "manifest.tsv", encoding="utf-8") as f:
+        return [
+            Clip(SPEECH_DIR / row["path"], row["lang"], row["transcript"], float(row["duration_s"]))
+            for row in csv.DictReader(f, delimiter="\t")
+        ]
+
+
+def librivox_clips() -> list[Clip]:
+    clips = []
+    transcription = LIBRIVOX_DIR / "transcription"
+    if transcription.is_file():
+        for line in transcription.read_text().splitlines():
+            m = re.match(r"<s> (.*) </s> \((.*)\)", line.strip())
+            if m:
+                clips.append(Clip(LIBRIVOX_DIR / f"{m.group(2)}.wav", "en", m.group(1), 0.0))
+    return clips
+
+
+def normalise_for_scoring(text: str, lang: str) -> str:
+    """Casefolded words without punctuation; characters separated for character-scored languages."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text)
+    if lang in CHARACTER_SCORED:
+        return " ".join(text.replace(" ", ""))
+    return " ".join(text.split())
+
+
+def error_rate(reference: str, hypothesis: str, lang: str) -> float:
+    """WER, or CER for character-scored languages (jiwer over separated characters)."""
+    import jiwer
+
+    ref, hyp = normalise_for_scoring(reference, lang), normalise_for_scoring(hypothesis, lang)
+    return jiwer.wer(ref, hyp) if hyp else 1.0
+
+
+@pytest.fixture(scope="session")
+def engines():
+    from kiosk.engines import Engines
+
+    return Engines()
+
+
+@pytest.fixture(scope="session")
+def recognizer(engines):
+    recognizer = engines.recognizer
+    recognizer.warm_up()
+    return recognizer
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self):
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def kiosk_cli():
+    """Run ``python -m kiosk`` as a person would; returns exit code and output."""
+
+    def run(*args: str, env: dict | None = None, timeout: float = 300) -> CliResult:
+        full_env = {**os.environ, **(env or {})}
+        done = subprocess.run(
+            [sys.executable, "-m", "kiosk", *map(str, args)],
+            capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+@pytest.fixture
+def isolated_store(tmp_path, monkeypatch):
+    """A fresh KIOSK_DATA_DIR holding links to the installed default models only."""
+    from kiosk import models
+
+    real = models.user_store()
+    data_dir = tmp_path / "kiosk-data"
+    store = data_dir / "models"
+    store.mkdir(parents=True)
+    for model_id in ("whisper-base", "piper-en_US-joe-medium"):
+        (store / model_id).symlink_to(real / model_id, target_is_directory=True)
+    monkeypatch.setenv("KIOSK_DATA_DIR", str(data_dir))
+    return store
