@@ -7,9 +7,16 @@ maps them to its own codes (``__ko__`` for M2M-100, ``kor_Hang`` for NLLB-200).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol, Sequence
 
-Engine = Literal["phrasebook", "seq2seq", "llm", "whisper", "none"]
+# The interface contract (ARCHITECTURE.md): the kiosk's languages, as ISO 639-1 codes.
+LANGUAGES: tuple[str, ...] = (
+    "ko", "en", "zh", "vi", "th", "ru", "ja", "uz", "mn", "ne", "km", "id", "tl",
+)
+
+# "identity": source and target language are the same, so the text is returned as it is.
+Engine = Literal["phrasebook", "seq2seq", "llm", "whisper", "identity", "none"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +25,8 @@ class Translation:
 
     ``engine == "none"`` is a normal outcome (no model covers the pair); ``reason``
     then says why, in words staff can act on. ``curated`` is true only for
-    human-verified phrasebook answers.
+    human-verified phrasebook answers. A pivot translation names both models in
+    ``model_id`` as ``"first+second"`` and the pivot language in ``pivot``.
     """
 
     text: str
@@ -39,6 +47,7 @@ class Translator(Protocol):
     """A machine translation model covering some (source, target) pairs."""
 
     model_id: str
+    engine: Engine
 
     def supports(self, source_lang: str, target_lang: str) -> bool: ...
 
@@ -47,3 +56,28 @@ class Translator(Protocol):
         ...
 
     def warm_up(self) -> None: ...
+
+
+class MTError(Exception):
+    """Base class of the errors raised by this package."""
+
+
+class InvalidInputError(MTError, ValueError):
+    """The caller passed empty text or a language code outside ``LANGUAGES``."""
+
+
+class UnsupportedPairError(MTError, ValueError):
+    """A translator was asked for a language pair it does not cover."""
+
+
+class ModelLoadError(MTError):
+    """A model directory is missing, incomplete or corrupt."""
+
+    def __init__(self, model_dir: str | Path, reason: str) -> None:
+        super().__init__(f"cannot load the model in {model_dir}: {reason}")
+        self.model_dir = Path(model_dir)
+        self.reason = reason
+
+
+class PhrasebookError(MTError):
+    """A phrasebook file is unreadable or breaks the phrasebook rules."""

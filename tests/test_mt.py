@@ -1,0 +1,527 @@
+"""mt: sentence splitting, real CTranslate2 on tiny models, the phrasebook and the router."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+import sentencepiece
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mt import InvalidInputError, ModelLoadError, PhrasebookError, Translation, UnsupportedPairError
+from mt.llm import LLMOptions, LLMTranslator
+from mt.phrasebook import Phrasebook, normalize
+from mt.router import Router
+from mt.seq2seq import Seq2SeqOptions, Seq2SeqTranslator, join_sentences, split_sentences
+from tiny_mt import LANGUAGES, build_llm, build_marian, build_seq2seq, write_tokenizer_json
+
+REPO = Path(__file__).resolve().parent.parent
+PHRASEBOOK_DIR = REPO / "assets" / "phrasebook"
+FAST = Seq2SeqOptions(device="cpu", max_decoding_length=8)
+
+
+# --- sentence splitting ---------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("안녕하세요. 반갑습니다!", ["안녕하세요.", "반갑습니다!"]),
+        ("Is it 3.5 kg? Yes.", ["Is it 3.5 kg?", "Yes."]),
+        ("Wait... what?! OK", ["Wait...", "what?!", "OK"]),
+        ('He said "Hi." Then left.', ['He said "Hi."', "Then left."]),
+        ("你好。请等一下！好吗？", ["你好。", "请等一下！", "好吗？"]),
+        ("「はい。」わかりました。", ["「はい。」", "わかりました。"]),
+        ("नमस्ते। धन्यवाद।", ["नमस्ते।", "धन्यवाद।"]),
+        ("សួស្តី។ អរគុណ។", ["សួស្តី។", "អរគុណ។"]),
+        ("first line\nsecond line\n\n third ", ["first line", "second line", "third"]),
+        ("no terminator", ["no terminator"]),
+        ("", []),
+        ("  \n\t ", []),
+    ],
+)
+def test_split_sentences(text, expected):
+    assert split_sentences(text) == expected
+
+
+@given(st.text(alphabet=st.sampled_from("ab 가 .!?。！？।។\n\t\"'"), max_size=40))
+def test_split_sentences_keeps_every_character(text):
+    sentences = split_sentences(text)
+    assert all(s and s == s.strip() for s in sentences)
+    assert "".join("".join(sentences).split()) == "".join(text.split())
+
+
+def test_join_sentences_spacing_by_language():
+    assert join_sentences(["你好。", "谢谢。"], "zh") == "你好。谢谢。"
+    assert join_sentences(["こんにちは。", "はい。"], "ja") == "こんにちは。はい。"
+    assert join_sentences(["Hello.", "", "Thanks."], "en") == "Hello. Thanks."
+
+
+# --- tiny models ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("tiny-mt")
+    return {
+        "m2m100": build_seq2seq(base / "m2m100-tiny", "m2m100", seed=1),
+        "nllb": build_seq2seq(base / "nllb-tiny", "nllb", seed=2),
+        "ko-en": build_marian(base / "opus-ko-en", "ko", "en", seed=3),
+        "en-vi": build_marian(base / "opus-en-vi", "en", "vi", seed=4),
+        "en-mul": build_marian(base / "opus-en-mul", "en", "vi", (">>vie<<", ">>tha<<"), seed=5),
+        "llm": build_llm(base / "llm-tiny"),
+    }
+
+
+@pytest.fixture(scope="module")
+def m2m(model_dirs):
+    return Seq2SeqTranslator(model_dirs["m2m100"], "m2m100", LANGUAGES, options=FAST)
+
+
+@pytest.fixture(scope="module")
+def nllb(model_dirs):
+    return Seq2SeqTranslator(model_dirs["nllb"], "nllb", LANGUAGES, options=FAST)
+
+
+@pytest.fixture(scope="module")
+def ko_en(model_dirs):
+    return Seq2SeqTranslator(model_dirs["ko-en"], "marian", ["ko"], target_languages=["en"], options=FAST)
+
+
+@pytest.fixture(scope="module")
+def en_vi(model_dirs):
+    return Seq2SeqTranslator(model_dirs["en-vi"], "marian", ["en"], target_languages=["vi"], options=FAST)
+
+
+@pytest.fixture(scope="module")
+def llm(model_dirs):
+    return LLMTranslator(model_dirs["llm"], LANGUAGES, options=LLMOptions(device="cpu", max_new_tokens=8))
+
+
+def sentencepiece_pieces(model_file: Path, text: str) -> list[str]:
+    return sentencepiece.SentencePieceProcessor(model_file=str(model_file)).encode(text, out_type=str)
+
+
+def test_tiny_models_build_fast(tmp_path):
+    start = time.perf_counter()
+    build_seq2seq(tmp_path / "m", "m2m100")
+    build_marian(tmp_path / "p", "ko", "en")
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize(
+    "fixture, source_token, target_token",
+    [("m2m", "__ko__", "__en__"), ("nllb", "kor_Hang", "eng_Latn")],
+)
+def test_multilingual_language_tokens(request, fixture, source_token, target_token):
+    translator = request.getfixturevalue(fixture)
+    pieces = sentencepiece_pieces(translator.model_dir / "sentencepiece.bpe.model", "안녕하세요 여기.")
+    assert translator.source_tokens("안녕하세요 여기.", "ko", "en") == [source_token, *pieces, "</s>"]
+    assert translator.target_prefix("en") == [target_token]
+
+
+def test_nllb_codes_for_every_language(nllb):
+    expected = {"ko": "kor_Hang", "en": "eng_Latn", "zh": "zho_Hans", "vi": "vie_Latn", "th": "tha_Thai",
+                "ru": "rus_Cyrl", "ja": "jpn_Jpan", "uz": "uzn_Latn", "mn": "khk_Cyrl", "ne": "npi_Deva",
+                "km": "khm_Khmr", "id": "ind_Latn", "tl": "tgl_Latn"}
+    assert {lang: nllb.target_prefix(lang)[0] for lang in LANGUAGES} == expected
+    assert nllb.source_languages == nllb.target_languages == frozenset(LANGUAGES)
+
+
+def test_target_token_is_forced_then_removed(m2m):
+    source = m2m.source_tokens("감사합니다.", "ko", "vi")
+    raw = m2m._translator.translate_batch([source], target_prefix=[["__vi__"]], max_decoding_length=8)
+    hypothesis = raw[0].hypotheses[0]
+    assert hypothesis[0] == "__vi__"
+    [translated] = m2m.translate(["감사합니다."], "ko", "vi")
+    assert translated == m2m.output_text(hypothesis)
+    assert "__vi__" not in translated and translated
+    english = sentencepiece_pieces(m2m.model_dir / "sentencepiece.bpe.model", "hello thank you")
+    assert m2m.output_text(["__en__", *english]) == "hello thank you"
+
+
+def test_marian_pair_has_no_language_tokens_and_implicit_eos(ko_en):
+    pieces = sentencepiece_pieces(ko_en.model_dir / "source.spm", "감사합니다.")
+    # The Marian converter sets add_source_eos, so CTranslate2 appends </s> itself.
+    assert ko_en.source_tokens("감사합니다.", "ko", "en") == pieces
+    assert ko_en.target_prefix("en") is None
+    assert ko_en.supports("ko", "en") and not ko_en.supports("en", "ko")
+    assert ko_en.translate(["감사합니다."], "ko", "en")[0]
+
+
+def test_marian_multi_target_uses_target_token(model_dirs):
+    translator = Seq2SeqTranslator(
+        model_dirs["en-mul"], "marian", ["en"], target_languages=["vi", "th", "ko"], options=FAST
+    )
+    assert translator.source_tokens("hello.", "en", "th")[0] == ">>tha<<"
+    assert translator.supports("en", "vi") and translator.supports("en", "th")
+    assert not translator.supports("en", "ko")  # no >>kor<< token in its vocabulary
+    assert all(translator.translate(["hello.", "thank you."], "en", "vi"))
+
+
+def test_batch_keeps_texts_and_sentences_in_order(m2m):
+    texts = ["안녕하세요. 감사합니다!", "", "서류 번호? 여기 기다려 주세요.", "신분증"]
+    batched = m2m.translate(texts, "ko", "en")
+    one_by_one = [
+        join_sentences([m2m.translate([s], "ko", "en")[0] for s in split_sentences(text)], "en")
+        for text in texts
+    ]
+    assert len(batched) == len(texts)
+    assert batched == one_by_one
+    assert batched[1] == ""
+    assert len(set(batched)) == len(texts)  # outputs depend on inputs, so order is observable
+
+
+def test_declared_languages_limit_coverage(model_dirs):
+    translator = Seq2SeqTranslator(model_dirs["m2m100"], "m2m100", ["ko", "en", "vi"], options=FAST)
+    assert translator.supports("ko", "vi")
+    assert not translator.supports("ko", "km") and not translator.supports("ko", "ko")
+    with pytest.raises(UnsupportedPairError, match="ko→km"):
+        translator.translate(["안녕하세요."], "ko", "km")
+
+
+def test_warm_up(m2m, ko_en):
+    m2m.warm_up()
+    ko_en.warm_up()
+
+
+def corrupt_copy(source: Path, destination: Path, damage) -> Path:
+    shutil.copytree(source, destination)
+    damage(destination)
+    return destination
+
+
+def truncate_model(model_dir: Path) -> None:
+    data = (model_dir / "model.bin").read_bytes()
+    (model_dir / "model.bin").write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (truncate_model, "CTranslate2 could not load it"),
+        (lambda d: (d / "shared_vocabulary.json").unlink(), "no vocabulary file"),
+        (lambda d: (d / "model.bin").unlink(), "model.bin is missing"),
+        (lambda d: (d / "sentencepiece.bpe.model").unlink(), "no sentencepiece model"),
+        (lambda d: (d / "sentencepiece.bpe.model").write_bytes(b"not a model"), "unreadable"),
+        (lambda d: (d / "config.json").write_text("{"), "config.json is unreadable"),
+    ],
+    ids=["truncated-model", "no-vocabulary", "no-model-bin", "no-tokenizer", "bad-tokenizer", "bad-config"],
+)
+def test_broken_model_dir_gives_model_load_error(model_dirs, tmp_path, damage, reason):
+    broken = corrupt_copy(model_dirs["m2m100"], tmp_path / "broken", damage)
+    with pytest.raises(ModelLoadError) as error:
+        Seq2SeqTranslator(broken, "m2m100", LANGUAGES, options=FAST)
+    assert error.value.model_dir == broken
+    assert str(broken) in str(error.value) and reason in str(error.value)
+
+
+def test_missing_dir_and_wrong_family(model_dirs, tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        Seq2SeqTranslator(tmp_path / "absent", "m2m100", LANGUAGES)
+    with pytest.raises(ModelLoadError, match="no m2m100 language tokens"):
+        Seq2SeqTranslator(model_dirs["nllb"], "m2m100", LANGUAGES, options=FAST)
+    with pytest.raises(ValueError, match="unknown model family"):
+        Seq2SeqTranslator(model_dirs["nllb"], "opennmt", LANGUAGES)
+    with pytest.raises(ValueError, match="needs target_languages"):
+        Seq2SeqTranslator(model_dirs["ko-en"], "marian", ["ko", "en"])
+
+
+# --- LLM ------------------------------------------------------------------------------
+
+def test_llm_prompt_and_greedy_answer_stops_at_newline(llm):
+    prompt = llm.prompt("안녕하세요\n반갑습니다", "ko", "vi")
+    assert "Korean" in prompt and "Vietnamese" in prompt and "안녕하세요 반갑습니다" in prompt
+    assert llm.prompt_tokens("안녕하세요", "ko", "vi")[0] == "<s>"
+    # The tiny model always answers "hello" and then a line break, which must end decoding.
+    assert llm.translate(["안녕하세요.", "", "감사합니다."], "ko", "vi") == ["hello", "", "hello"]
+
+
+def test_llm_with_tokenizer_json(model_dirs, tmp_path):
+    model_dir = corrupt_copy(model_dirs["llm"], tmp_path / "llm-hf", write_tokenizer_json)
+    options = LLMOptions(device="cpu", max_new_tokens=8, prompt_template="{source_language} {text} {target_language}")
+    translator = LLMTranslator(model_dir, ["ko", "en"], options=options)
+    assert "▁hello" in translator.prompt_tokens("hello", "en", "ko")
+    assert translator.translate(["hello", "you"], "en", "ko") == ["hello", "hello"]
+    assert not translator.supports("en", "vi")
+
+
+def test_llm_answer_cleanup(llm):
+    pieces = llm._tokenizer.pieces("Vietnamese: xin chào\nsecond line")
+    assert llm.answer_text(pieces, "vi") == "xin chào"
+
+
+def test_llm_options_validate_template():
+    with pytest.raises(ValueError):
+        LLMOptions(prompt_template="Translate {txt}")
+    with pytest.raises(ValueError):
+        LLMOptions(prompt_template="Translate to {target_language}")
+
+
+def test_llm_missing_tokenizer(model_dirs, tmp_path):
+    broken = corrupt_copy(model_dirs["llm"], tmp_path / "llm", lambda d: (d / "tokenizer.model").unlink())
+    with pytest.raises(ModelLoadError, match="no tokenizer found"):
+        LLMTranslator(broken, LANGUAGES)
+
+
+# --- phrasebook -----------------------------------------------------------------------
+
+def write_phrasebook(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for name, content in files.items():
+        (directory / name).write_text(content, encoding="utf-8")
+    return directory
+
+
+SMALL_BOOK = """
+[category]
+key = "desk"
+ko = "창구"
+en = "Desk"
+vi = "Quầy"
+es = "ignored: not a kiosk language"
+
+[[phrase]]
+key = "desk.wait"
+ko = "잠시만 기다려 주세요."
+en = "Please wait a moment."
+vi = "Xin vui lòng chờ một chút."
+
+[[phrase]]
+key = "desk.where"
+ko = "¿어디에, 있나요?"
+en = "WHERE is it?"
+vi = "Ở đâu?"
+"""
+
+
+@pytest.fixture
+def small_book(tmp_path) -> Phrasebook:
+    return Phrasebook.load(write_phrasebook(tmp_path / "book", {"desk.toml": SMALL_BOOK}))
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("잠시만 기다려 주세요.", "ko"),
+        ("  잠시만   기다려\t주세요  ", "ko"),
+        ("잠시만 기다려 주세요!!", "ko"),
+        ("잠시만, 기다려 주세요。", "ko"),
+        ("어디에 있나요", "ko"),
+        ("어디에,있나요?", "ko"),
+        ("where is it", "en"),
+        ("Where Is It？", "en"),
+        ("«where» is it¿", "en"),
+        (unicodedata.normalize("NFD", "Ở đâu"), "vi"),
+    ],
+)
+def test_phrasebook_matches_normalised_variants(small_book, text, lang):
+    assert small_book.lookup(text, lang, "en" if lang != "en" else "vi") is not None
+
+
+def test_phrasebook_lookup_misses_and_records(small_book):
+    assert small_book.lookup("잠시만 기다려", "ko", "en") is None
+    assert small_book.lookup("잠시만 기다려 주세요.", "ko", "km") is None  # category lacks km
+    assert small_book.lookup("잠시만 기다려 주세요.", "ko", "en") == "Please wait a moment."
+    assert small_book.languages == {"ko", "en", "vi"}  # "es" is not a kiosk language
+    [category] = small_book.categories()
+    assert category.id == "desk" and category.names["en"] == "Desk"
+    phrase = small_book.phrases("desk")[0]
+    assert phrase.id == "desk.wait" and phrase.category == "desk" and phrase.texts["vi"].startswith("Xin")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        phrase.id = "other"
+    with pytest.raises(TypeError):
+        phrase.texts["en"] = "changed"
+    with pytest.raises(KeyError):
+        small_book.phrases("nope")
+
+
+def test_phrases_that_read_alike_are_reported(tmp_path, caplog):
+    twin = SMALL_BOOK.replace('key = "desk"', 'key = "desk2"').replace('key = "desk.', 'key = "desk2.')
+    twin = twin.replace("Please wait a moment.", "One moment, please.")
+    with caplog.at_level(logging.WARNING, logger="mt.phrasebook"):
+        book = Phrasebook.load(write_phrasebook(tmp_path / "book", {"a.toml": SMALL_BOOK, "b.toml": twin}))
+    assert book.lookup("잠시만 기다려 주세요.", "ko", "en") == "Please wait a moment."  # first file wins
+    assert "desk.wait and desk2.wait read alike in ko" in caplog.text
+    assert "잠시만" not in caplog.text
+
+
+def test_normalize():
+    assert normalize("  Hello,\tWORLD!! ") == "helloworld"
+    assert normalize("नमस्ते। धन्यवाद॥") == "नमस्तेधन्यवाद"
+    assert normalize("STRASSE") == normalize("straße")
+    assert normalize(unicodedata.normalize("NFD", "Tiếng Việt")) == "tiếngviệt"
+    assert normalize("맛있나봐요") == normalize("맛있나 봐요.")  # ASR spaces Korean freely
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"a.toml": SMALL_BOOK, "b.toml": SMALL_BOOK.replace('key = "desk"', 'key = "desk2"')},
+         "b.toml: duplicate id 'desk.wait' (first defined in a.toml)"),
+        ({"a.toml": SMALL_BOOK.replace('key = "desk.where"', 'key = "desk.wait"')},
+         "a.toml: duplicate id 'desk.wait'"),
+        ({"a.toml": SMALL_BOOK.replace('vi = "Ở đâu?"', "")}, "phrase 'desk.where' lacks vi"),
+        ({"a.toml": SMALL_BOOK.replace('en = "WHERE is it?"', 'en = " "')}, "non-empty"),
+        ({"a.toml": "[category\n"}, "a.toml: unreadable"),
+        ({"a.toml": '[[phrase]]\nkey = "x"\nko = "가"\n'}, "a.toml: needs a [category] table"),
+        ({"a.toml": '[category]\nid = "desk"\nko = "창구"\nid = "Meja"\n'}, "the identifier is 'key'"),
+    ],
+    ids=["duplicate-across-files", "duplicate-in-file", "missing-language", "blank-text", "bad-toml", "no-category",
+         "id-as-identifier"],
+)
+def test_phrasebook_validation(tmp_path, files, message):
+    with pytest.raises(PhrasebookError) as error:
+        Phrasebook.load(write_phrasebook(tmp_path / "book", files))
+    assert message in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def real_book() -> Phrasebook:
+    return Phrasebook.load(PHRASEBOOK_DIR)
+
+
+def test_real_phrasebook_is_complete(real_book):
+    phrases = [phrase for category in real_book.categories() for phrase in real_book.phrases(category.id)]
+    assert len(phrases) >= 80
+    assert real_book.languages == set(LANGUAGES)
+    for category in real_book.categories():
+        assert category.languages == set(LANGUAGES), category.id
+    for phrase in phrases:
+        assert set(phrase.texts) == set(LANGUAGES), phrase.id
+
+
+COUNTER_PHRASES = [
+    "안녕하세요, 무엇을 도와드릴까요?",
+    "잠시만 기다려 주세요.",
+    "신분증을 보여 주시겠어요?",
+    "여기에 서명해 주세요.",
+    "화장실은 어디에 있나요?",
+    "번호표를 뽑고 기다려 주세요.",
+    "수수료는 천 원입니다.",
+    "도움이 필요하시면 말씀해 주세요.",
+]
+
+
+def variants(text: str) -> list[str]:
+    bare = text.rstrip(".?")
+    return [text, bare, f"  {bare.replace(' ', '  ')}!! ", bare.replace(",", "") + "？", f"“{bare}”。"]
+
+
+@pytest.mark.parametrize("korean", COUNTER_PHRASES)
+def test_counter_phrases_are_curated_in_every_language(real_book, korean):
+    router = Router(real_book, [])
+    for target in LANGUAGES:
+        if target == "ko":
+            continue
+        expected = real_book.lookup(korean, "ko", target)
+        assert expected, f"{korean!r} has no {target} text"
+        for variant in variants(korean):
+            translation = router.translate(variant, "ko", target)
+            assert translation.curated and translation.engine == "phrasebook", (variant, target)
+            assert translation.text == expected
+
+
+def test_curated_from_other_languages_too(real_book):
+    router = Router(real_book, [])
+    english = real_book.lookup("안녕하세요, 무엇을 도와드릴까요?", "ko", "en")
+    translation = router.translate(english.upper().replace(",", " "), "en", "ko")
+    assert translation.curated and translation.text == "안녕하세요, 무엇을 도와드릴까요?"
+
+
+# --- router ---------------------------------------------------------------------------
+
+class FailingTranslator:
+    """Stands in for a model that breaks at run time (the router must not crash)."""
+
+    engine = "seq2seq"
+
+    def __init__(self, model_id: str, results: list[str] | None = None) -> None:
+        self.model_id = model_id
+        self.results = results
+
+    def supports(self, source_lang: str, target_lang: str) -> bool:
+        return True
+
+    def translate(self, texts, source_lang, target_lang):
+        if self.results is None:
+            raise RuntimeError(f"failed on {texts}")
+        return self.results
+
+    def warm_up(self) -> None:
+        pass
+
+
+def test_router_order_phrasebook_direct_pivot_none(small_book, m2m, ko_en, en_vi, model_dirs):
+    m2m_ko_en_vi = Seq2SeqTranslator(model_dirs["m2m100"], "m2m100", ["ko", "en", "vi"], options=FAST)
+    router = Router(small_book, [ko_en, en_vi, m2m_ko_en_vi])
+
+    curated = router.translate("잠시만 기다려 주세요", "ko", "vi")
+    assert curated == Translation("Xin vui lòng chờ một chút.", "ko", "vi", "phrasebook", curated=True)
+
+    direct = router.translate("안녕하세요. 감사합니다.", "ko", "vi")
+    assert (direct.engine, direct.model_id, direct.pivot, direct.curated) == ("seq2seq", "m2m100-tiny", None, False)
+    assert direct.text == m2m_ko_en_vi.translate(["안녕하세요. 감사합니다."], "ko", "vi")[0]
+
+    first_choice = router.translate("안녕하세요.", "ko", "en")
+    assert first_choice.model_id == "opus-ko-en"
+
+    none = router.translate("안녕하세요.", "ko", "km")
+    assert none == Translation("", "ko", "km", "none", reason="no translation model installed for ko→km")
+    assert not none.ok
+
+
+def test_router_pivots_through_english(ko_en, en_vi):
+    router = Router(None, [ko_en, en_vi])
+    translation = router.translate("안녕하세요. 감사합니다!", "ko", "vi")
+    english = ko_en.translate(["안녕하세요. 감사합니다!"], "ko", "en")
+    assert translation.engine == "seq2seq" and translation.pivot == "en"
+    assert translation.model_id == "opus-ko-en+opus-en-vi"
+    assert translation.text == en_vi.translate(english, "en", "vi")[0]
+    assert Router(None, [ko_en, en_vi], pivot_lang=None).translate("안녕", "ko", "vi").engine == "none"
+
+
+def test_router_same_language_is_identity(small_book):
+    translation = Router(small_book, []).translate("  잠시만 기다려 주세요. ", "ko", "ko")
+    assert translation == Translation("잠시만 기다려 주세요.", "ko", "ko", "identity")
+    assert translation.ok and not translation.curated
+
+
+def test_router_survives_failing_models_without_logging_text(m2m, caplog):
+    secret = "제 주민등록번호는 비밀입니다"
+    broken = [FailingTranslator("broken"), FailingTranslator("empty", [" "]), FailingTranslator("short", [])]
+    with caplog.at_level(logging.DEBUG, logger="mt"):
+        fallback = Router(None, [*broken, m2m]).translate(secret, "ko", "en")
+        failed = Router(None, broken).translate(secret, "ko", "en")
+    assert fallback.engine == "seq2seq" and fallback.model_id == "m2m100-tiny" and fallback.text
+    assert failed.engine == "none" and failed.text == ""
+    assert failed.reason == (
+        "translation failed: broken failed (RuntimeError); empty returned an empty translation; "
+        "short failed (ValueError)"
+    )
+    assert "RuntimeError" in caplog.text
+    assert secret not in caplog.text and secret not in failed.reason
+
+
+def test_router_translate_many_mixes_phrasebook_and_model(small_book, m2m, llm):
+    router = Router(small_book, [m2m])
+    texts = ["잠시만 기다려 주세요.", "안녕하세요.", "어디에 있나요?", "감사합니다."]
+    results = router.translate_many(texts, "ko", "en")
+    assert [r.engine for r in results] == ["phrasebook", "seq2seq", "phrasebook", "seq2seq"]
+    assert [r.text for r in results[1::2]] == m2m.translate(texts[1::2], "ko", "en")
+    assert Router(None, [llm]).translate("안녕하세요.", "ko", "vi") == Translation(
+        "hello", "ko", "vi", "llm", model_id="llm-tiny"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, source, target",
+    [("", "ko", "en"), ("   \n", "ko", "en"), ("안녕", "kr", "en"), ("안녕", "ko", "EN"), ("안녕", "ko", "fr")],
+)
+def test_router_rejects_bad_input(text, source, target):
+    with pytest.raises(InvalidInputError):
+        Router(None, []).translate(text, source, target)
