@@ -2,12 +2,16 @@
 
 A synthesizer yields one ``SpeechChunk`` per sentence, so that a player can start
 on the first sentence while the rest is still being synthesised.
+
+Text with nothing speakable in it (empty, whitespace, punctuation only) yields no
+chunks: "nothing to say" is a normal outcome, not an error.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -47,10 +51,81 @@ class SpeechUnavailable:
     reason: str
 
 
+class SpeechError(Exception):
+    """Base of the errors a synthesizer raises. Messages never contain the spoken text."""
+
+
+class VoiceLoadError(SpeechError):
+    """A voice cannot be used: a missing or corrupt model file, or a missing espeak-ng voice.
+
+    ``source`` is the file path, or the espeak-ng binary or voice name.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"cannot load voice {source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class SynthesisError(SpeechError):
+    """A loaded voice failed to produce audio for a sentence."""
+
+    def __init__(self, voice_id: str, reason: str) -> None:
+        super().__init__(f"voice {voice_id} produced no speech: {reason}")
+        self.voice_id = voice_id
+        self.reason = reason
+
+
 class Synthesizer(Protocol):
     voice_id: str
     language: str
 
+    @property
+    def sample_rate(self) -> int: ...
+
     def synthesize(self, text: str, config: SynthesisConfig = SynthesisConfig()) -> Iterator[SpeechChunk]: ...
 
     def warm_up(self) -> None: ...
+
+
+# A sentence ends at . ! ? … followed by a space or the end (so "3.5" stays whole),
+# at CJK and Devanagari stops (。！？ । ॥, no space needed), or at a line end.
+# Closing quotes and brackets stay with the sentence they close.
+_SENTENCE = re.compile(
+    r""".+?(?:[.!?…]+["'”’»)\]]*(?=\s|$)|[。！？।॥]+["'”’»」』）)\]]*|$)""",
+    re.MULTILINE,
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split ``text`` into the sentences to speak one at a time.
+
+    A small rule-based splitter: good enough to start playback early, not a
+    linguistic tool (abbreviations such as "e.g. " end a sentence). Pieces with no
+    letter or digit are dropped, since no engine can speak them.
+    """
+    pieces = (match.group().strip() for match in _SENTENCE.finditer(text))
+    return [piece for piece in pieces if any(char.isalnum() for char in piece)]
+
+
+def speak_by_sentence(
+    text: str,
+    voice_id: str,
+    config: SynthesisConfig,
+    render: Callable[[str], tuple[np.ndarray, int]],
+) -> Iterator[SpeechChunk]:
+    """Yield one chunk per sentence of ``text``, rendering each only when asked for.
+
+    ``render`` turns one sentence into (samples, sample rate). Every engine goes
+    through here so that all of them split text, reject silence and shape audio
+    the same way.
+    """
+    for sentence in split_sentences(text):
+        audio, sample_rate = render(sentence)
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if audio.size == 0:
+            raise SynthesisError(voice_id, "the engine returned no audio samples")
+        # Silence from a speakable sentence is a broken voice, unless silence was asked for.
+        if config.volume > 0 and not np.any(audio):
+            raise SynthesisError(voice_id, "the engine returned only silence")
+        yield SpeechChunk(audio=np.clip(audio, -1.0, 1.0), sample_rate=sample_rate, text=sentence)
