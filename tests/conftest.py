@@ -119,7 +119,7 @@ def isolated_store(tmp_path, monkeypatch):
     data_dir = tmp_path / "kiosk-data"
     store = data_dir / "models"
     store.mkdir(parents=True)
-    for model_id in ("whisper-base", "piper-en_US-joe-medium"):
+    for model_id in ("whisper-base", "en_US-joe-medium"):
         (store / model_id).symlink_to(real / model_id, target_is_directory=True)
     monkeypatch.setenv("KIOSK_DATA_DIR", str(data_dir))
     return store

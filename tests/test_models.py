@@ -33,7 +33,7 @@ def test_ensure_defaults_is_fast_when_present(tmp_path, monkeypatch, isolated_st
 
 def test_flipped_byte_is_detected_and_named(tmp_path, monkeypatch):
     monkeypatch.setenv("KIOSK_DATA_DIR", str(tmp_path))
-    model = models.install_embedded(catalog.models()["piper-en_US-joe-medium"])
+    model = models.install_embedded(catalog.models()["en_US-joe-medium"])
     onnx = model.file("en_US-joe-medium.onnx")
     data = bytearray(onnx.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -46,10 +46,10 @@ def test_flipped_byte_is_detected_and_named(tmp_path, monkeypatch):
 
 def test_missing_file_makes_the_model_unavailable(tmp_path, monkeypatch):
     monkeypatch.setenv("KIOSK_DATA_DIR", str(tmp_path))
-    model = models.install_embedded(catalog.models()["piper-en_US-joe-medium"])
+    model = models.install_embedded(catalog.models()["en_US-joe-medium"])
     model.file("en_US-joe-medium.onnx.json").unlink()
-    with pytest.raises(ModelMissing, match="piper-en_US-joe-medium.*onnx.json is missing"):
-        models.find("piper-en_US-joe-medium")
+    with pytest.raises(ModelMissing, match="en_US-joe-medium.*onnx.json is missing"):
+        models.find("en_US-joe-medium")
 
 
 def test_unreadable_manifest_is_ignored(tmp_path, monkeypatch):
@@ -63,7 +63,7 @@ def test_unreadable_manifest_is_ignored(tmp_path, monkeypatch):
 
 def test_manifest_records_catalogue_facts(tmp_path, monkeypatch):
     monkeypatch.setenv("KIOSK_DATA_DIR", str(tmp_path))
-    model = models.install_embedded(catalog.models()["piper-en_US-joe-medium"])
+    model = models.install_embedded(catalog.models()["en_US-joe-medium"])
     manifest = json.loads((model.path / "manifest.json").read_text())
     assert manifest["kind"] == "tts" and manifest["languages"] == ["en"]
     assert all(len(f["sha256"]) == 64 and f["size"] > 0 for f in manifest["files"].values())

@@ -1,0 +1,115 @@
+"""Builds the engines from the model store, once, and keeps them.
+
+This is the only place that knows which library class serves which catalogue entry.
+Voices are created lazily per language (most kiosks use two or three languages a day).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+
+from asr.whisper import RecognizerError, WhisperOptions, WhisperRecognizer, load_hallucinations
+from kiosk import catalog, models
+from kiosk.errors import ModelMissing
+from kiosk.settings import Settings
+from mt.llm import LLMOptions, LLMTranslator
+from mt.phrasebook import Phrasebook
+from mt.router import Router
+from mt.seq2seq import Seq2SeqOptions, Seq2SeqTranslator
+from tts import SpeechUnavailable, Synthesizer
+from tts.piper import PiperOptions
+from tts.voices import select_synthesizer
+
+log = logging.getLogger(__name__)
+
+
+class Engines:
+    def __init__(self, settings: Settings = Settings()) -> None:
+        self.settings = settings
+        self._voices: dict[str, Synthesizer | SpeechUnavailable] = {}
+        self._voice_lock = threading.Lock()
+
+    @cached_property
+    def recognizer(self) -> WhisperRecognizer:
+        entry = catalog.default_model("asr")
+        model = models.find(entry.id)
+        options = WhisperOptions(
+            cpu_threads=self.settings.asr_threads,
+            beam_size=self.settings.asr_beam_size,
+            hallucinations=load_hallucinations(catalog.hallucinations_file()),
+        )
+        try:
+            return WhisperRecognizer(model.path, options)
+        except RecognizerError as error:
+            raise ModelMissing(entry.id, str(error)) from None
+
+    @cached_property
+    def router(self) -> Router:
+        return Router(Phrasebook.load(catalog.phrasebook_dir()), self._translators())
+
+    def _translators(self) -> list:
+        translators = []
+        for model in models.installed().values():
+            if model.kind not in ("mt-seq2seq", "mt-llm"):
+                continue
+            check = models.check_model(model, full=False)
+            if not check.ok:
+                log.warning("skipping translation model %s: %s", model.id, "; ".join(check.problems))
+                continue
+            try:
+                if model.kind == "mt-seq2seq":
+                    options = Seq2SeqOptions(beam_size=self.settings.mt_beam_size, intra_threads=self.settings.mt_threads)
+                    # An OPUS-MT pair lists its languages as [source, target]; it translates one way only.
+                    one_way = model.family == "marian"
+                    translators.append(
+                        Seq2SeqTranslator(
+                            model.path,
+                            family=model.family,
+                            languages=model.languages[:1] if one_way else model.languages,
+                            target_languages=model.languages[1:] if one_way else None,
+                            model_id=model.id,
+                            options=options,
+                        )
+                    )
+                else:
+                    options = LLMOptions(intra_threads=self.settings.mt_threads)
+                    translators.append(LLMTranslator(model.path, model_id=model.id, languages=model.languages, options=options))
+            except Exception as error:  # a broken model must not take the kiosk down
+                log.warning("cannot load translation model %s: %s", model.id, type(error).__name__)
+        return translators
+
+    def voice(self, language: str) -> Synthesizer | SpeechUnavailable:
+        """The best voice for a language: Piper, else espeak-ng, else speech unavailable."""
+        with self._voice_lock:
+            if language not in self._voices:
+                self._voices[language] = self._load_voice(language)
+            return self._voices[language]
+
+    def _load_voice(self, language: str) -> Synthesizer | SpeechUnavailable:
+        spec = catalog.language(language)
+        piper_models = {}
+        if spec.piper_voice:
+            try:
+                model = models.find(spec.piper_voice)
+                piper_models[language] = next(model.file(n) for n in model.files if n.endswith(".onnx"))
+            except ModelMissing as error:
+                log.warning("Piper voice unavailable, trying espeak-ng: %s", error)
+        voice = select_synthesizer(
+            language,
+            piper_models,
+            {language: spec.espeak_voice} if spec.espeak_voice else {},
+            piper_options=PiperOptions(threads=self.settings.tts_threads),
+        )
+        if isinstance(voice, SpeechUnavailable):
+            return SpeechUnavailable(language, f"no voice is installed for {spec.english}; the text is shown instead")
+        return voice
+
+    def warm_up(self, languages: tuple[str, ...] = ()) -> None:
+        self.recognizer.warm_up()
+        self.router
+        for language in languages:
+            voice = self.voice(language)
+            if not isinstance(voice, SpeechUnavailable):
+                voice.warm_up()

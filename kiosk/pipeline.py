@@ -1,0 +1,231 @@
+"""One conversation turn as stages (ASR -> MT -> TTS) that emit typed events with timings.
+
+Every event carries ``t``: seconds since the speaker stopped (the moment the last input
+sample reached the pipeline). The GUI turns events into Qt signals, the CLI prints them as
+JSON and the benchmark aggregates them. Events never carry more than the turn itself: the
+pipeline keeps nothing once the generator is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Literal
+
+import numpy as np
+
+from asr import Transcript
+from kiosk import catalog
+from kiosk.engines import Engines
+from kiosk.errors import BadInput, KioskError, ModelMissing
+from mt import Translation
+from mt import InvalidInputError
+from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+
+    @property
+    def kind(self) -> str:
+        return _KINDS[type(self)]
+
+
+@dataclass(frozen=True)
+class SpeechEnded(Event):
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Transcribed(Event):
+    transcript: Transcript
+
+
+@dataclass(frozen=True)
+class Translated(Event):
+    translation: Translation
+
+
+@dataclass(frozen=True)
+class Speaking(Event):
+    """The first audio sample of the answer is ready to play."""
+
+    voice: str
+
+
+@dataclass(frozen=True)
+class Audio(Event):
+    chunk: SpeechChunk
+
+
+@dataclass(frozen=True)
+class Done(Event):
+    result: "TurnResult"
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    reason: str
+    error_kind: str
+    exit_code: int
+    model_id: str | None = None
+
+
+_KINDS = {
+    SpeechEnded: "speech-ended",
+    Transcribed: "transcribed",
+    Translated: "translated",
+    Speaking: "speaking",
+    Audio: "audio",
+    Done: "done",
+    Failed: "failed",
+}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What to do: either ``audio`` (16 kHz mono float32) or ``text``, from one language to another."""
+
+    target_lang: str
+    source_lang: str = AUTO
+    audio: np.ndarray | None = None
+    text: str | None = None
+    candidates: tuple[str, ...] = ()
+    speak: bool = True
+    speech: SynthesisConfig = SynthesisConfig()
+    # monotonic time the speaker stopped; defaults to when the turn starts
+    speech_ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    source_lang: str
+    target_lang: str
+    transcript: str
+    translation: str
+    mt_engine: str
+    mt_model: str | None
+    curated: bool
+    pivot: str | None
+    voice: str | None
+    speech_unavailable: str | None
+    timings: dict[str, float | None] = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+
+    def run(self, turn: Turn) -> Iterator[Event]:
+        """Run one turn; always ends with exactly one ``Done`` or ``Failed`` event."""
+        start = turn.speech_ended_at if turn.speech_ended_at is not None else time.monotonic()
+
+        def elapsed() -> float:
+            return time.monotonic() - start
+
+        try:
+            yield from self._stages(turn, elapsed)
+        except KioskError as error:
+            yield Failed(elapsed(), str(error), error.kind, error.exit_code, getattr(error, "model_id", None))
+        except Exception as error:
+            # Details go to the log by kind only: the message may quote what the resident said.
+            log.error("turn failed: %s", type(error).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+            yield Failed(elapsed(), "Something went wrong; please try again.", "internal", 1)
+
+    def _stages(self, turn: Turn, elapsed) -> Iterator[Event]:
+        target = _check_language(turn.target_lang)
+        source = turn.source_lang if turn.source_lang == AUTO else _check_language(turn.source_lang)
+        timings: dict[str, float | None] = {"asr_s": None, "mt_s": None, "tts_first_audio_s": None, "total_s": None}
+
+        if turn.audio is not None:
+            yield SpeechEnded(elapsed(), turn.audio.size / 16_000)
+            asr_start = elapsed()
+            candidates = turn.candidates or self.engines.settings.enabled_languages
+            transcript = self.engines.recognizer.transcribe(
+                turn.audio, language=None if source == AUTO else source, candidates=candidates
+            )
+            timings["asr_s"] = elapsed() - asr_start
+            if transcript.is_empty:
+                raise BadInput("no speech was heard in the audio")
+            source = transcript.language
+            yield Transcribed(elapsed(), transcript)
+            text = transcript.text
+        else:
+            if source == AUTO:
+                raise BadInput("typed text needs its language (--from)")
+            text = (turn.text or "").strip()
+            if not text:
+                raise BadInput("the text is empty")
+
+        mt_start = elapsed()
+        translation = self._translate(text, source, target, turn)
+        timings["mt_s"] = elapsed() - mt_start
+        yield Translated(elapsed(), translation)
+        if not translation.ok:
+            raise ModelMissing(recommended_mt_model(source, target), translation.reason or "")
+
+        voice_id = unavailable = None
+        if turn.speak and translation.text:
+            voice = self.engines.voice(target)
+            if isinstance(voice, SpeechUnavailable):
+                unavailable = voice.reason
+            else:
+                voice_id = voice.voice_id
+                for index, chunk in enumerate(voice.synthesize(translation.text, turn.speech)):
+                    if index == 0:
+                        timings["tts_first_audio_s"] = elapsed()
+                        yield Speaking(elapsed(), voice_id)
+                    yield Audio(elapsed(), chunk)
+
+        timings["total_s"] = elapsed()
+        yield Done(
+            elapsed(),
+            TurnResult(
+                source_lang=source,
+                target_lang=target,
+                transcript=text,
+                translation=translation.text,
+                mt_engine=translation.engine,
+                mt_model=translation.model_id,
+                curated=translation.curated,
+                pivot=translation.pivot,
+                voice=voice_id,
+                speech_unavailable=unavailable,
+                timings=timings,
+            ),
+        )
+
+    def _translate(self, text: str, source: str, target: str, turn: Turn) -> Translation:
+        try:
+            translation = self.engines.router.translate(text, source, target)
+        except InvalidInputError as error:
+            raise BadInput(str(error)) from None
+        if translation.ok:
+            return translation
+        # Whisper can translate speech to English by itself when no MT model covers the pair.
+        if target == "en" and turn.audio is not None:
+            english = self.engines.recognizer.transcribe(turn.audio, language=source, task="translate")
+            if not english.is_empty:
+                return Translation(english.text, source, target, "whisper", model_id=catalog.default_model("asr").id)
+        return translation
+
+
+def recommended_mt_model(source: str, target: str) -> str:
+    """The catalogue's first translation model that covers both languages."""
+    for entry in catalog.models().values():
+        if entry.kind.startswith("mt") and {source, target} <= set(entry.languages):
+            return entry.id
+    return "a translation model"
+
+
+def _check_language(code: str) -> str:
+    try:
+        return catalog.language(code).code
+    except KeyError as error:
+        raise BadInput(error.args[0]) from None

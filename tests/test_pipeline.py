@@ -1,0 +1,101 @@
+"""One turn through the real pipeline: typed events, timings, and every fallback."""
+
+import numpy as np
+import pytest
+
+from asr.audio import load_audio
+from conftest import REPO
+from kiosk import catalog, models
+from kiosk.catalog import ModelEntry
+from kiosk.engines import Engines
+from kiosk.pipeline import Audio, Done, Failed, Pipeline, Speaking, SpeechEnded, Transcribed, Translated, Turn
+from tiny_mt import build_seq2seq
+
+KOREAN_CLIP = REPO / "assets" / "samples" / "ko_picovoice_test.wav"
+
+
+def install_tiny_m2m(store) -> None:
+    """Build a tiny M2M-100-shaped model and install it in the store like any other model."""
+    model_dir = build_seq2seq(store / "tiny-m2m", "m2m100")
+    entry = ModelEntry(id="tiny-m2m", kind="mt-seq2seq", engine="ctranslate2", family="m2m100", name="tiny",
+                       languages=catalog.LANGUAGE_CODES, license="test", source="built by the test", size_mb=0)
+    models.write_manifest(model_dir, entry, [p.name for p in model_dir.iterdir()])
+
+
+@pytest.fixture(scope="module")
+def pipeline(engines):
+    return Pipeline(engines)
+
+
+def kinds(events) -> list[str]:
+    return [e.kind for e in events if not isinstance(e, Audio)]
+
+
+def test_speech_turn_emits_typed_events_in_order(pipeline):
+    events = list(pipeline.run(Turn(target_lang="en", audio=load_audio(KOREAN_CLIP), candidates=("ko", "en"))))
+    assert kinds(events) == ["speech-ended", "transcribed", "translated", "speaking", "done"]
+    times = [e.t for e in events]
+    assert times == sorted(times) and times[0] >= 0
+    assert isinstance(events[0], SpeechEnded) and events[0].duration_s == pytest.approx(3.89, abs=0.05)
+    transcribed = next(e for e in events if isinstance(e, Transcribed))
+    assert transcribed.transcript.language == "ko"
+    speaking = next(e for e in events if isinstance(e, Speaking))
+    done = events[-1]
+    assert isinstance(done, Done) and done.result.timings["tts_first_audio_s"] == pytest.approx(speaking.t, abs=0.01)
+    audio = [e.chunk for e in events if isinstance(e, Audio)]
+    assert audio and all(c.sample_rate == 22050 for c in audio)
+
+
+def test_typed_phrase_is_spoken_by_the_espeak_fallback(pipeline):
+    events = list(pipeline.run(Turn(target_lang="ko", source_lang="en", text="Where is the restroom?")))
+    translated = next(e for e in events if isinstance(e, Translated)).translation
+    assert translated.curated and translated.text == "화장실은 어디에 있나요?"
+    assert events[-1].result.voice.startswith("espeak")
+
+
+def test_language_without_voice_is_text_only(pipeline):
+    events = list(pipeline.run(Turn(target_lang="mn", source_lang="ko", text="잠시만 기다려 주세요.")))
+    result = events[-1].result
+    assert kinds(events) == ["translated", "done"]
+    assert result.translation and result.voice is None and "Mongolian" in result.speech_unavailable
+
+
+def test_no_model_for_the_pair_is_explained(pipeline):
+    events = list(pipeline.run(Turn(target_lang="vi", source_lang="ko", text="오늘 날씨가 좋네요")))
+    assert kinds(events) == ["translated", "failed"]
+    assert events[0].translation.engine == "none" and "ko" in events[0].translation.reason
+    failed = events[-1]
+    assert failed.exit_code == 3 and failed.model_id == "m2m100-418m"
+
+
+def test_silence_fails_as_bad_input(pipeline):
+    events = list(pipeline.run(Turn(target_lang="en", audio=np.zeros(3 * 16000, dtype=np.float32))))
+    assert kinds(events) == ["speech-ended", "failed"]
+    assert events[-1].exit_code == 2 and "no speech" in events[-1].reason
+
+
+def test_unknown_language_fails_as_bad_input(pipeline):
+    events = list(pipeline.run(Turn(target_lang="xx", source_lang="ko", text="안녕하세요")))
+    assert kinds(events) == ["failed"] and events[0].exit_code == 2
+
+
+def test_engine_error_ends_the_turn_with_a_friendly_message(engines, monkeypatch):
+    pipeline = Pipeline(engines)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected: the resident said something private")
+
+    monkeypatch.setattr(engines.router, "translate", broken)
+    events = list(pipeline.run(Turn(target_lang="en", source_lang="ko", text="안녕하세요")))
+    failed = events[-1]
+    assert isinstance(failed, Failed) and failed.error_kind == "internal"
+    assert "private" not in failed.reason
+
+
+def test_installed_seq2seq_model_translates_in_the_turn(isolated_store):
+    install_tiny_m2m(isolated_store)
+    pipeline = Pipeline(Engines())
+    events = list(pipeline.run(Turn(target_lang="vi", source_lang="ko", text="오늘 날씨가 좋네요", speak=False)))
+    translation = next(e for e in events if isinstance(e, Translated)).translation
+    assert translation.engine == "seq2seq" and translation.model_id == "tiny-m2m" and not translation.curated
+    assert translation.text and isinstance(events[-1], Done)
