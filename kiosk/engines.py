@@ -107,8 +107,10 @@ class Engines:
         return voice
 
     def warm_up(self, languages: tuple[str, ...] = ()) -> None:
+        """Load and exercise every engine a turn in ``languages`` needs, so no turn pays for it."""
         self.recognizer.warm_up()
-        self.router
+        for translator in self.router.translators:
+            translator.warm_up()
         for language in languages:
             voice = self.voice(language)
             if not isinstance(voice, SpeechUnavailable):
