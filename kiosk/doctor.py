@@ -32,27 +32,29 @@ def _fonts_for(language: str) -> list[str]:
 
 def report() -> dict:
     present = models.installed()
+    catalogue = catalog.models()
+    # The start-up check: every installed model's sha256; the kiosk refuses a model that fails it.
+    checks = {check.model_id: check for check in models.verify_installed()}
+    shown = [e.id for e in catalogue.values() if e.id in present or e.default] + [i for i in present if i not in catalogue]
     model_rows = []
-    defaults_ok = True
-    for entry in catalog.models().values():
-        model = present.get(entry.id)
-        check = models.check_model(model) if model else models.Check(entry.id, "missing", ("not installed",))
-        if entry.default and not check.ok:
-            defaults_ok = False
-        if model or entry.default:
-            model_rows.append({"id": entry.id, "kind": entry.kind, "default": entry.default, "state": check.state,
-                               "problems": list(check.problems)})
+    for model_id in shown:
+        entry = catalogue.get(model_id)
+        check = checks.get(model_id, models.Check(model_id, "missing", ("not installed",)))
+        model_rows.append({"id": model_id, "kind": entry.kind if entry else present[model_id].kind,
+                           "default": bool(entry and entry.default), "state": check.state,
+                           "refused": model_id in present and not check.ok, "problems": list(check.problems)})
+    models_ok = all(row["state"] in ("verified", "installed") for row in model_rows)
 
     espeak = _espeak_voices()
     languages = []
     for lang in catalog.languages().values():
-        piper_ok = bool(lang.piper_voice) and lang.piper_voice in present
+        piper_voice = models.installed_voice(lang.code, lang.piper_voice)
         espeak_ok = espeak is not None and lang.espeak_voice is not None and lang.espeak_voice in espeak
         fonts = _fonts_for(lang.code)
         languages.append({
             "code": lang.code,
             "name": lang.english,
-            "voice": lang.piper_voice if piper_ok else (f"espeak-ng:{lang.espeak_voice}" if espeak_ok else None),
+            "voice": piper_voice or (f"espeak-ng:{lang.espeak_voice}" if espeak_ok else None),
             "font_ok": lang.font in fonts,
             "fonts": fonts[:3],
         })
@@ -65,7 +67,7 @@ def report() -> dict:
         audio = {"ok": False, "error": str(error), "inputs": [], "outputs": []}
 
     return {
-        "ok": defaults_ok and espeak is not None,
+        "ok": models_ok and espeak is not None,
         "models": model_rows,
         "espeak_ng": shutil.which("espeak-ng"),
         "languages": languages,
@@ -79,7 +81,8 @@ def report() -> dict:
 def render(result: dict) -> str:
     lines = [f"kiosk doctor: {'OK' if result['ok'] else 'PROBLEMS FOUND'}", "", "Models:"]
     for m in result["models"]:
-        lines.append(f"  {m['id']:<28} {m['state']:<9}{' (default)' if m['default'] else ''} {'; '.join(m['problems'])}")
+        refused = " REFUSED, not loaded:" if m["refused"] else ""
+        lines.append(f"  {m['id']:<28} {m['state']:<9}{' (default)' if m['default'] else ''}{refused} {'; '.join(m['problems'])}")
     lines += ["", f"espeak-ng: {result['espeak_ng'] or 'MISSING (apt-get install espeak-ng)'}", "", "Languages (voice, font):"]
     for lang in result["languages"]:
         font = "ok" if lang["font_ok"] else f"MISSING font (have: {', '.join(lang['fonts']) or 'none'})"

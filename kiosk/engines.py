@@ -54,7 +54,7 @@ class Engines:
         for model in models.installed().values():
             if model.kind not in ("mt-seq2seq", "mt-llm"):
                 continue
-            check = models.check_model(model, full=False)
+            check = models.preload_check(model)
             if not check.ok:
                 log.warning("skipping translation model %s: %s", model.id, "; ".join(check.problems))
                 continue
@@ -90,9 +90,10 @@ class Engines:
     def _load_voice(self, language: str) -> Synthesizer | SpeechUnavailable:
         spec = catalog.language(language)
         piper_models = {}
-        if spec.piper_voice:
+        voice_id = models.installed_voice(language, spec.piper_voice)
+        if voice_id:
             try:
-                model = models.find(spec.piper_voice)
+                model = models.find(voice_id)
                 piper_models[language] = next(model.file(n) for n in model.files if n.endswith(".onnx"))
             except ModelMissing as error:
                 log.warning("Piper voice unavailable, trying espeak-ng: %s", error)

