@@ -1,0 +1,741 @@
+"""`kiosk bench`: end of speech to first translated audio, per stage, against direct library calls.
+
+Everything runs in this one process, on a fixed set of real utterances (2-6 s):
+
+* each clip is delivered to the pipeline as a stream of 20 ms blocks; the clock starts when
+  the last block has been delivered (``Turn.speech_ended_at``) and the answer's first audio
+  sample is the pipeline's ``Speaking`` event. Endpointing (the silence that ends an
+  utterance, ``end_silence_ms``) comes before this and is measured by the audio tests;
+* per stage: ASR time and real-time factor, MT time, TTS time to first chunk and RTF;
+* the same work by direct library calls on the same loaded models (faster-whisper
+  ``WhisperModel.transcribe`` with identical options, ``ctranslate2.Translator.translate_batch``
+  with the same tokens and options, ``PiperVoice.synthesize``), and the ratio pipeline/direct;
+* cold start to ready (engines loaded and warmed), peak and steady RSS.
+
+No real translation model can be downloaded on the build machines, so, unless an ``mt-seq2seq``
+model is installed in the store, MT runs on a **timing proxy**: a CTranslate2 model with the
+exact shapes of M2M-100 418M (d_model 1024, 12+12 layers, 16 heads, FFN 4096, 128 112 shared
+embeddings, int8) and random weights, built once and cached in ``<data dir>/bench/``. It is
+loaded by the kiosk's own ``Seq2SeqTranslator`` (same tokenising, batching and decoding code)
+and put into the router in place of the store's models; it always decodes ``MT_PROXY_TOKENS``
+tokens per sentence (end-of-sentence is masked out). Its output is noise, so the text handed
+to TTS is a fixed reference answer (``REFERENCE_ANSWER``); the report says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import cProfile
+import dataclasses
+import io
+import json
+import logging
+import os
+import platform
+import pstats
+import re
+import subprocess
+import sys
+import time
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
+SPEECH_DIR = Path(os.environ.get("KIOSK_SHARED_DIR", REPO.parent / "shared")) / "data" / "speech"
+LIBRIVOX_DIR = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+# The fixed set: (source, name). Turn clips are translated to English (the Piper voice);
+# English clips have no other Piper target, so they measure ASR only.
+TURN_CLIPS = (
+    "ko/deeply_sub100101a00000.wav", "ko/deeply_sub100101a00082.wav", "ko/picovoice_test_ko.wav",
+    "zh/aishell3_SSB06710128.wav", "zh/aishell3_SSB15670405.wav", "zh/aishell1_BAC009S0724W0121.wav",
+    "ru/golos_001ce26c07c20eaa0d666b824c6c6924.wav", "ja/picovoice_test_ja.wav",
+)
+ASR_ONLY_CLIPS = (
+    "librivox:sense_and_sensibility_01_austen_64kb-0880", "librivox:sense_and_sensibility_01_austen_64kb-0930",
+    "librivox:sense_and_sensibility_01_austen_64kb-0890", "en/fleurs_en_cuttledoc004.wav",
+)
+QUICK_TURN_CLIPS = TURN_CLIPS[:1] + TURN_CLIPS[3:4]
+QUICK_ASR_ONLY_CLIPS = ASR_ONLY_CLIPS[:1]
+
+TARGET_LANG = "en"
+# What the kiosk says back (two sentences, so sentence streaming matters); see the module doc.
+REFERENCE_ANSWER = "Please fill in this form and sign at the bottom. Then take a number and wait until we call you."
+MT_PROXY_ID = "m2m100-418m-shape-proxy"
+MT_PROXY_TOKENS = 24  # decoded tokens per sentence, about a counter sentence
+M2M100_418M = {"d_model": 1024, "layers": 12, "heads": 16, "ffn": 4096, "vocabulary": 128_112}
+PROXY_VERSION = 1
+BLOCK = 320  # 20 ms at 16 kHz, as the capture thread delivers them
+CHARACTER_SCORED = {"zh", "ja", "th", "ko", "km"}
+
+
+# --- clips -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    path: Path
+    lang: str
+    reference: str
+
+
+def _manifest() -> dict[str, Clip]:
+    path = SPEECH_DIR / "manifest.tsv"
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return {row["path"]: Clip(row["path"], SPEECH_DIR / row["path"], row["lang"], row["transcript"])
+                for row in csv.DictReader(f, delimiter="\t")}
+
+
+def _librivox() -> dict[str, Clip]:
+    clips = {}
+    transcription = LIBRIVOX_DIR / "transcription"
+    if transcription.is_file():
+        for line in transcription.read_text(encoding="utf-8").splitlines():
+            m = re.match(r"<s> (.*) </s> \((.*)\)", line.strip())
+            if m:
+                name = f"librivox:{m.group(2)}"
+                clips[name] = Clip(name, LIBRIVOX_DIR / f"{m.group(2)}.wav", "en", m.group(1))
+    return clips
+
+
+def select_clips(quick: bool) -> tuple[list[Clip], list[Clip]]:
+    known = {**_manifest(), **_librivox()}
+    turns = [known[n] for n in (QUICK_TURN_CLIPS if quick else TURN_CLIPS) if n in known]
+    asr_only = [known[n] for n in (QUICK_ASR_ONLY_CLIPS if quick else ASR_ONLY_CLIPS) if n in known]
+    if not turns:
+        # Without ../shared/data/speech, English clips still make turns (to Korean would need
+        # a Piper voice for it); keep the bench runnable and say so in the report.
+        raise SystemExit("kiosk bench: no benchmark clips found (../shared/data/speech/manifest.tsv)")
+    return turns, asr_only
+
+
+def error_rate(reference: str, hypothesis: str, lang: str) -> float:
+    """WER (CER for languages written without spaces), with the normalisation the tests use."""
+
+    def norm(text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text)
+        return list(text.replace(" ", "")) if lang in CHARACTER_SCORED else text.split()
+
+    ref, hyp = norm(reference), norm(hypothesis)
+    if not hyp:
+        return 1.0
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(len(ref), 1)
+
+
+# --- the MT timing proxy -----------------------------------------------------------------------
+
+def proxy_dir() -> Path:
+    from kiosk import models
+
+    return models.data_dir() / "bench" / f"{MT_PROXY_ID}-v{PROXY_VERSION}"
+
+
+def _corpus() -> list[str]:
+    from kiosk import catalog
+
+    texts: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for path in sorted(catalog.phrasebook_dir().glob("*.toml")):
+        with open(path, "rb") as f:
+            walk(tomllib.load(f))
+    return [t for t in texts if len(t) > 1]
+
+
+def build_mt_proxy(target: Path, seed: int = 0) -> None:
+    """Write the M2M-100 418M-shaped int8 model with random weights into ``target``.
+
+    Weights are drawn directly as int8 with a per-row scale (what CTranslate2's int8
+    quantization stores), so no 2 GB float32 copy is ever made. The tokenizer is a
+    sentencepiece model trained on the phrasebook; the vocabulary is its pieces, the M2M
+    language tokens and filler up to M2M-100's 128 112 entries.
+    """
+    import sentencepiece
+    from ctranslate2.specs import TransformerSpec
+
+    from mt.seq2seq import M2M100_TOKENS
+
+    staging = target.with_name(f".{target.name}.staging")
+    if staging.exists():
+        import shutil
+
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(_corpus()), model_writer=model, vocab_size=4000, hard_vocab_limit=False,
+        character_coverage=1.0, minloglevel=2,
+    )
+    (staging / "sentencepiece.bpe.model").write_bytes(model.getvalue())
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    vocabulary = pieces + [t for t in M2M100_TOKENS.values() if t not in pieces]
+    size = M2M100_418M["vocabulary"]
+    vocabulary += [f"<proxy{i}>" for i in range(size - len(vocabulary))]
+
+    d, ffn, layers, heads = M2M100_418M["d_model"], M2M100_418M["ffn"], M2M100_418M["layers"], M2M100_418M["heads"]
+    rng = np.random.default_rng(seed)
+
+    def linear(spec, rows: int, cols: int) -> None:
+        spec.weight = rng.integers(-127, 128, size=(rows, cols), dtype=np.int8)
+        spec.weight_scale = np.full(rows, 127.0 / 0.05, dtype=np.float32)  # weights in +-0.05
+        spec.bias = np.zeros(rows, dtype=np.float32)
+
+    def norm(spec) -> None:
+        spec.gamma = np.ones(d, dtype=np.float32)
+        spec.beta = np.zeros(d, dtype=np.float32)
+
+    spec = TransformerSpec.from_config((layers, layers), heads, pre_norm=True)
+    embeddings = rng.integers(-127, 128, size=(size, d), dtype=np.int8)
+    embedding_scale = np.full(size, 127.0 / 0.05, dtype=np.float32)
+    # Shared embeddings, as M2M-100: one matrix for the encoder, decoder and output projection.
+    spec.decoder.embeddings.weight = embeddings
+    spec.decoder.embeddings.weight_scale = embedding_scale
+    for shared in (spec.encoder.embeddings[0], spec.decoder.projection):
+        shared.weight, shared.weight_scale = embeddings, embedding_scale
+    bias = np.zeros(size, dtype=np.float32)
+    bias[vocabulary.index("</s>")] = -1e4  # never stop early: every sentence decodes the same length
+    spec.decoder.projection.bias = bias
+    for stack in (spec.encoder, spec.decoder):
+        norm(stack.layer_norm)
+        for layer in stack.layer:
+            norm(layer.self_attention.layer_norm)
+            linear(layer.self_attention.linear[0], 3 * d, d)
+            linear(layer.self_attention.linear[1], d, d)
+            if hasattr(layer, "attention"):
+                norm(layer.attention.layer_norm)
+                linear(layer.attention.linear[0], d, d)
+                linear(layer.attention.linear[1], 2 * d, d)
+                linear(layer.attention.linear[2], d, d)
+            norm(layer.ffn.layer_norm)
+            linear(layer.ffn.linear_0, ffn, d)
+            linear(layer.ffn.linear_1, d, ffn)
+    spec.register_source_vocabulary(vocabulary)
+    spec.register_target_vocabulary(vocabulary)
+    spec.config.decoder_start_token = "</s>"
+    spec.validate()
+    # Written once: the others are aliases (what ``spec.optimize`` finds by comparing every pair).
+    for shared in (spec.encoder.embeddings[0], spec.decoder.projection):
+        shared.weight, shared.weight_scale = "decoder/embeddings/weight", "decoder/embeddings/weight_scale"
+    spec.save(str(staging))
+    (staging / "proxy.json").write_text(json.dumps({
+        "id": MT_PROXY_ID, "version": PROXY_VERSION, "seed": seed, "shapes": M2M100_418M, "quantization": "int8",
+        "note": "random weights: a timing proxy for M2M-100 418M, not a translation model",
+    }, indent=2), encoding="utf-8")
+    staging.rename(target)
+
+
+def ensure_mt_proxy() -> tuple[Path, float | None]:
+    """The cached proxy's directory, and its build time when it had to be built now.
+
+    It is built in a child process so that the generator's memory never counts in this
+    process's peak RSS.
+    """
+    target = proxy_dir()
+    if (target / "proxy.json").is_file():
+        return target, None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"kiosk bench: building the M2M-100 418M-shaped MT timing proxy in {target} (once)", file=sys.stderr)
+    started = time.monotonic()
+    code = f"from pathlib import Path; from kiosk.bench import build_mt_proxy; build_mt_proxy(Path({str(target)!r}))"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return target, time.monotonic() - started
+
+
+def _proxy_translator_class():
+    from mt.seq2seq import Seq2SeqTranslator
+
+    class ProxyTranslator(Seq2SeqTranslator):
+        """The kiosk's Seq2SeqTranslator on the proxy; all its work runs, then the reference text is returned."""
+
+        def translate(self, texts, source_lang, target_lang):
+            super().translate(texts, source_lang, target_lang)
+            return [REFERENCE_ANSWER for _ in texts]
+
+    return ProxyTranslator
+
+
+# --- measurement helpers ---------------------------------------------------------------------
+
+def _status_kb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb() -> float:
+    kb = _status_kb("VmRSS")
+    return round(kb / 1024, 1) if kb is not None else float("nan")
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    kb = _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / 1024, 1)
+
+
+def stats(values: list[float]) -> dict:
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"p50": None, "p95": None, "n": 0}
+    return {"p50": round(float(np.percentile(values, 50)), 4), "p95": round(float(np.percentile(values, 95)), 4),
+            "n": len(values)}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def stream(audio: np.ndarray):
+    """Deliver ``audio`` in 20 ms blocks as capture does; return (utterance, monotonic time of the last block)."""
+    blocks = []
+    for start in range(0, audio.size, BLOCK):
+        blocks.append(audio[start:start + BLOCK])
+    ended = time.monotonic()
+    return np.concatenate(blocks), ended
+
+
+# --- the bench ---------------------------------------------------------------------------------
+
+@dataclass
+class Options:
+    rounds: int = 5
+    threads: int | None = None
+    quick: bool = False
+    forced_language: bool = True
+    levers: bool = False
+    profile: bool = False
+
+
+class Bench:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.samples: dict[str, list[float]] = {}
+        self.notes: list[str] = []
+
+    def add(self, key: str, value: float | None) -> None:
+        if value is not None:
+            self.samples.setdefault(key, []).append(value)
+
+    # -- setup --
+    def start(self) -> None:
+        from asr.audio import load_audio
+        from kiosk import catalog, models
+        from kiosk.settings import Settings
+
+        self.load_before = os.getloadavg()
+        self.rss_at_start = rss_mb()
+        self.turn_clips, self.asr_clips = select_clips(self.options.quick)
+        self.audio = {c.name: load_audio(c.path) for c in (*self.turn_clips, *self.asr_clips)}
+        real_mt = [m for m in models.installed().values() if m.kind == "mt-seq2seq"]
+        self.proxy_build_s = None
+        if not real_mt:
+            self.proxy_path, self.proxy_build_s = ensure_mt_proxy()
+        threads = self.options.threads
+        self.settings = Settings() if threads is None else Settings(asr_threads=threads, mt_threads=threads)
+
+        started = time.monotonic()
+        from kiosk.engines import Engines
+        from mt.phrasebook import Phrasebook
+        from mt.router import Router
+        from mt.seq2seq import Seq2SeqOptions
+
+        engines = Engines(self.settings)
+        if real_mt:
+            self.mt_label = f"{real_mt[0].id} (installed model)"
+        else:
+            translator = _proxy_translator_class()(
+                self.proxy_path, family="m2m100", languages=catalog.LANGUAGE_CODES, model_id=MT_PROXY_ID,
+                options=Seq2SeqOptions(beam_size=self.settings.mt_beam_size, intra_threads=self.settings.mt_threads,
+                                       max_decoding_length=MT_PROXY_TOKENS),
+            )
+            # The same router the kiosk builds, with the proxy as its only model.
+            engines.router = Router(Phrasebook.load(catalog.phrasebook_dir()), [translator])
+            self.mt_label = f"{MT_PROXY_ID} (timing proxy: M2M-100 418M shapes, random int8 weights)"
+        engines.warm_up((TARGET_LANG,))
+        self.cold_start_s = time.monotonic() - started
+        self.engines = engines
+        self.rss_ready = rss_mb()
+        from kiosk.pipeline import Pipeline
+
+        self.pipeline = Pipeline(engines)
+        self.translator = engines.router.routes(self.turn_clips[0].lang, TARGET_LANG)[0].legs[0]
+        self.voice = engines.voice(TARGET_LANG)
+
+    # -- one measurement of each kind --
+    def pipeline_turn(self, clip: Clip) -> dict:
+        from kiosk.pipeline import Audio, Done, Failed, Speaking, Transcribed, Translated, Turn
+
+        audio, ended = stream(self.audio[clip.name])
+        turn = Turn(target_lang=TARGET_LANG, source_lang=clip.lang if self.options.forced_language else "auto",
+                    audio=audio, candidates=self.settings.enabled_languages, speech_ended_at=ended)
+        marks: dict[str, float] = {}
+        out_s = 0.0
+        transcript = ""
+        for event in self.pipeline.run(turn):
+            if isinstance(event, Transcribed):
+                transcript = event.transcript.text
+                marks["transcribed"] = event.t
+            elif isinstance(event, Translated):
+                marks["translated"] = event.t
+                translation = event.translation.text
+            elif isinstance(event, Speaking):
+                marks["speaking"] = event.t
+            elif isinstance(event, Audio):
+                out_s += event.chunk.duration_s
+            elif isinstance(event, Done):
+                marks["done"] = event.t
+                timings = event.result.timings
+            elif isinstance(event, Failed):
+                raise RuntimeError(f"bench turn failed on {clip.name}: {event.reason}")
+        duration = audio.size / 16_000
+        tts_total = marks["done"] - marks["translated"]
+        return {
+            "e2e": marks["speaking"], "asr": timings["asr_s"], "asr_rtf": timings["asr_s"] / duration,
+            "mt": timings["mt_s"], "tts_first": marks["speaking"] - marks["translated"],
+            "tts_rtf": tts_total / out_s if out_s else None, "text": transcript, "translation": translation, "turn_total": marks["done"],
+        }
+
+    def pipeline_asr(self, clip: Clip) -> tuple[float, str]:
+        audio, _ = stream(self.audio[clip.name])
+        started = time.monotonic()
+        transcript = self.engines.recognizer.transcribe(
+            audio, language=clip.lang if self.options.forced_language else None,
+            candidates=self.settings.enabled_languages)
+        return time.monotonic() - started, transcript.text
+
+    def direct_asr(self, clip: Clip) -> float:
+        """faster-whisper alone, on the kiosk's loaded model, with the kiosk's options."""
+        recognizer = self.engines.recognizer
+        o = recognizer.options
+        started = time.monotonic()
+        segments, info = recognizer._model.transcribe(
+            self.audio[clip.name], language=clip.lang if self.options.forced_language else None,
+            beam_size=o.beam_size, temperature=list(o.temperatures), condition_on_previous_text=False,
+            no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
+            compression_ratio_threshold=o.compression_ratio_threshold, vad_filter=True,
+            vad_parameters=o.vad, without_timestamps=True,
+        )
+        for _ in segments:
+            pass
+        return time.monotonic() - started
+
+    def direct_mt(self, text: str, source_lang: str) -> float:
+        """ctranslate2.Translator.translate_batch on the same model, tokens and options."""
+        from mt.seq2seq import split_sentences
+
+        t = self.translator
+        o = t.options
+        batch = [t.source_tokens(s, source_lang, TARGET_LANG) for s in split_sentences(text)]
+        prefix = t.target_prefix(TARGET_LANG)
+        started = time.monotonic()
+        t._translator.translate_batch(
+            batch, target_prefix=[prefix] * len(batch) if prefix else None, max_batch_size=o.max_batch_size,
+            beam_size=o.beam_size, max_input_length=o.max_input_length, max_decoding_length=o.max_decoding_length,
+            length_penalty=o.length_penalty, repetition_penalty=o.repetition_penalty,
+            no_repeat_ngram_size=o.no_repeat_ngram_size, disable_unk=o.disable_unk,
+        )
+        return time.monotonic() - started
+
+    def direct_tts(self, text: str) -> tuple[float, float | None]:
+        """PiperVoice.synthesize on the same voice: time to the first chunk, and RTF over all."""
+        from piper.config import SynthesisConfig as PiperSynthesisConfig
+
+        voice = getattr(self.voice, "_voice", None)
+        if voice is None:
+            return None, None
+        config = PiperSynthesisConfig(length_scale=voice.config.length_scale)
+        started = time.monotonic()
+        first = None
+        samples = 0
+        for chunk in voice.synthesize(text, config):
+            if first is None:
+                first = time.monotonic() - started
+            samples += chunk.audio_float_array.size
+        total = time.monotonic() - started
+        return first, total / (samples / voice.config.sample_rate)
+
+    # -- the run --
+    def run(self) -> dict:
+        self.start()
+        profiler = cProfile.Profile() if self.options.profile else None
+        errors: dict[str, list[float]] = {}
+        for round_index in range(self.options.rounds):
+            for clip in self.turn_clips:
+                # Alternate the order, so that neither side always runs on the warmer cache.
+                direct_first = round_index % 2 == 1
+                if direct_first:
+                    self.add("asr_direct", self.direct_asr(clip))
+                if profiler:
+                    profiler.enable()
+                turn = self.pipeline_turn(clip)
+                if profiler:
+                    profiler.disable()
+                for key in ("e2e", "asr", "asr_rtf", "mt", "tts_first", "tts_rtf", "turn_total"):
+                    self.add(key, turn[key])
+                self.add(f"e2e_{clip.lang}", turn["e2e"])
+                if round_index == 0:
+                    errors.setdefault(clip.lang, []).append(error_rate(clip.reference, turn["text"], clip.lang))
+                if not direct_first:
+                    self.add("asr_direct", self.direct_asr(clip))
+                self._direct_mt_tts(clip, turn["text"], turn["translation"])
+            for clip in self.asr_clips:
+                seconds, text = self.pipeline_asr(clip)
+                self.add("asr", seconds)
+                self.add("asr_rtf", seconds / (self.audio[clip.name].size / 16_000))
+                self.add("asr_direct", self.direct_asr(clip))
+                if round_index == 0:
+                    errors.setdefault(clip.lang, []).append(error_rate(clip.reference, text, clip.lang))
+        self.rss_steady = rss_mb()
+        report = self.report(errors)
+        if profiler:
+            report["profile"] = _top(profiler)
+        if self.options.levers:
+            report["levers"] = self.levers()
+        report["load_average"] = {"start": [round(x, 2) for x in self.load_before],
+                                  "end": [round(x, 2) for x in os.getloadavg()]}
+        report["peak_rss_mb"] = peak_rss_mb()
+        return report
+
+    def _direct_mt_tts(self, clip: Clip, text: str, translation: str) -> None:
+        self.add("mt_direct", self.direct_mt(text, clip.lang))
+        first, rtf = self.direct_tts(translation)
+        self.add("tts_first_direct", first)
+        self.add("tts_rtf_direct", rtf)
+
+    def report(self, errors: dict[str, list[float]]) -> dict:
+        s = {key: stats(values) for key, values in self.samples.items()}
+
+        def stage(key: str, direct: str, extra: dict) -> dict:
+            p50, d50 = s.get(key, {}).get("p50"), s.get(direct, {}).get("p50")
+            return {"p50_s": p50, "p95_s": s.get(key, {}).get("p95"), "direct_p50_s": d50,
+                    "direct_p95_s": s.get(direct, {}).get("p95"),
+                    "ratio": round(p50 / d50, 3) if p50 and d50 else None, "n": s.get(key, {}).get("n", 0), **extra}
+
+        recognizer = self.engines.recognizer
+        direct_chain = [a + b + c for a, b, c in zip(self.samples.get("asr_direct", []),
+                                                     self.samples.get("mt_direct", []),
+                                                     self.samples.get("tts_first_direct", []))]
+        return {
+            "end_to_first_audio_s": {k: v for k, v in s["e2e"].items()},
+            "end_to_first_audio_by_language_s": {k.split("_", 1)[1]: v for k, v in s.items() if k.startswith("e2e_")},
+            "turn_total_s": s.get("turn_total"),
+            "cold_start_s": round(self.cold_start_s, 3),
+            "peak_rss_mb": None,  # filled last
+            "steady_rss_mb": self.rss_steady,
+            "ready_rss_mb": self.rss_ready,
+            "start_rss_mb": self.rss_at_start,
+            "stages": {
+                "asr": stage("asr", "asr_direct", {"rtf_p50": s["asr_rtf"]["p50"]}),
+                "mt": stage("mt", "mt_direct", {"tokens_per_sentence": MT_PROXY_TOKENS if self.proxy_used else None}),
+                "tts": stage("tts_first", "tts_first_direct",
+                             {"rtf_p50": s.get("tts_rtf", {}).get("p50"),
+                              "direct_rtf_p50": s.get("tts_rtf_direct", {}).get("p50")}),
+            },
+            "direct_chain_first_audio_s": stats(direct_chain),
+            "asr_error_rate": {lang: round(float(np.mean(v)), 3) for lang, v in sorted(errors.items())},
+            "rounds": self.options.rounds,
+            "clips": {"turns": [c.name for c in self.turn_clips], "asr_only": [c.name for c in self.asr_clips],
+                      "turn_audio_s": [round(self.audio[c.name].size / 16_000, 2) for c in self.turn_clips]},
+            "source_language": "forced (the kiosk knows each side's language)" if self.options.forced_language
+            else "detected among the enabled languages",
+            "models": {"asr": f"whisper-base ({recognizer.options.compute_type}, beam {recognizer.options.beam_size})",
+                       "mt": self.mt_label, "tts": getattr(self.voice, "voice_id", str(self.voice))},
+            "mt_proxy": {"path": str(self.proxy_path), "build_s": round(self.proxy_build_s, 1)
+                         if self.proxy_build_s else None, "reference_answer": REFERENCE_ANSWER} if self.proxy_used else None,
+            "settings": dataclasses.asdict(self.settings) | {"enabled_languages": len(self.settings.enabled_languages)},
+            "machine": {"cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)), "python": platform.python_version()},
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        }
+
+    @property
+    def proxy_used(self) -> bool:
+        return self.mt_label.startswith(MT_PROXY_ID)
+
+    def levers(self) -> list[dict]:
+        """ASR variants on the same clips: time and error rate (one pass each, after the rounds)."""
+        recognizer = self.engines.recognizer
+        original = recognizer.options
+        clips = [*self.turn_clips, *self.asr_clips]
+        rows = []
+        variants = [("beam 5, forced language", 5, True), ("beam 5, detected language", 5, False),
+                    ("beam 2, forced language", 2, True), ("beam 1, forced language", 1, True)]
+        try:
+            for label, beam, forced in variants:
+                recognizer.options = dataclasses.replace(original, beam_size=beam)
+                times, errs = [], {}
+                for clip in clips:
+                    audio = self.audio[clip.name]
+                    started = time.monotonic()
+                    text = recognizer.transcribe(audio, language=clip.lang if forced else None,
+                                                 candidates=self.settings.enabled_languages).text
+                    times.append(time.monotonic() - started)
+                    errs.setdefault(clip.lang, []).append(error_rate(clip.reference, text, clip.lang))
+                rows.append({"variant": label, "asr_p50_s": stats(times)["p50"],
+                             "error_rate": {k: round(float(np.mean(v)), 3) for k, v in sorted(errs.items())}})
+        finally:
+            recognizer.options = original
+        # MT beam 1 against the configured beam, on the proxy (same tokens)
+        translator = self.translator
+        mt_original = translator.options
+        for beam in sorted({1, 2, mt_original.beam_size}):
+            translator.options = dataclasses.replace(mt_original, beam_size=beam)
+            times = [self.direct_mt(c.reference, c.lang) for c in self.turn_clips]
+            rows.append({"variant": f"MT beam {beam}", "mt_p50_s": stats(times)["p50"]})
+        translator.options = mt_original
+        return rows
+
+
+def _top(profiler: cProfile.Profile, count: int = 15) -> list[dict]:
+    stream_ = io.StringIO()
+    st = pstats.Stats(profiler, stream=stream_)
+    rows = []
+    for (filename, line, name), (cc, nc, tottime, cumtime, _) in st.stats.items():
+        rows.append({"function": f"{Path(filename).name}:{line}({name})", "calls": nc,
+                     "tottime_s": round(tottime, 3), "cumtime_s": round(cumtime, 3)})
+    rows.sort(key=lambda r: r["tottime_s"], reverse=True)
+    return rows[:count]
+
+
+# --- output ----------------------------------------------------------------------------------
+
+def _f(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(report: dict, command: str) -> str:
+    st = report["stages"]
+    e2e = report["end_to_first_audio_s"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{command}` on {report['date']}; do not edit by hand (`make bench` rewrites it).",
+        "",
+        f"- Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, Python {report['machine']['python']}.",
+        f"- Load average (1, 5, 15 min) at start {report['load_average']['start']}, at end {report['load_average']['end']}"
+        " (other work on the machine makes the figures noisier and slower).",
+        f"- Threads: ASR {report['settings']['asr_threads']}, MT {report['settings']['mt_threads']}, "
+        f"TTS {report['settings']['tts_threads']}; beams: ASR {report['settings']['asr_beam_size']}, "
+        f"MT {report['settings']['mt_beam_size']}.",
+        f"- Models: ASR {report['models']['asr']}; MT {report['models']['mt']}; TTS {report['models']['tts']}.",
+        f"- Source language: {report['source_language']}. Rounds: {report['rounds']}. "
+        f"Turn clips ({len(report['clips']['turns'])}, {min(report['clips']['turn_audio_s'])}–"
+        f"{max(report['clips']['turn_audio_s'])} s, to English): {', '.join(report['clips']['turns'])}. "
+        f"ASR-only clips (English; the only Piper voice is English): {', '.join(report['clips']['asr_only'])}.",
+        "",
+    ]
+    if report.get("mt_proxy"):
+        build = report["mt_proxy"]["build_s"]
+        lines += [
+            "**MT is a timing proxy**: a CTranslate2 model with the exact shapes of M2M-100 418M (d_model 1024, "
+            "12+12 layers, 16 heads, FFN 4096, 128 112 shared embeddings, int8) and random weights, loaded by the "
+            f"kiosk's own `Seq2SeqTranslator`, decoding {MT_PROXY_TOKENS} tokens per sentence. Its output is noise, "
+            f"so TTS speaks a fixed reference answer (\"{REFERENCE_ANSWER}\"). "
+            + (f"It was built in this run in {build} s." if build else "It was built by an earlier run and cached."),
+            "",
+        ]
+    lines += [
+        "## End of speech → first audio of the answer",
+        "",
+        "From the last input sample delivered to the pipeline (20 ms blocks) to the first synthesised chunk "
+        "(the pipeline's `speaking` event). Endpointing (the 600 ms of silence that ends an utterance) comes "
+        "before this clock starts; see README \"Live audio\".",
+        "",
+        "| measure | p50 | p95 | goal |",
+        "| --- | --- | --- | --- |",
+        f"| end of speech → first audio (s) | {_f(e2e['p50'])} | {_f(e2e['p95'])} | ≤ 1.0 / ≤ 1.5 |",
+        f"| same chain by direct library calls (s) | {_f(report['direct_chain_first_audio_s']['p50'])} | "
+        f"{_f(report['direct_chain_first_audio_s']['p95'])} | |",
+        f"| whole turn, to the last audio chunk (s) | {_f(report['turn_total_s']['p50'])} | {_f(report['turn_total_s']['p95'])} | |",
+    ]
+    for lang, v in report["end_to_first_audio_by_language_s"].items():
+        lines.append(f"| … {lang} clips (s) | {_f(v['p50'])} | {_f(v['p95'])} | |")
+    lines += [
+        "",
+        "## Stages: pipeline against direct library calls",
+        "",
+        "| stage | pipeline p50 (s) | p95 (s) | direct p50 (s) | ratio pipeline/direct | RTF p50 |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| ASR (whisper-base) | {_f(st['asr']['p50_s'])} | {_f(st['asr']['p95_s'])} | {_f(st['asr']['direct_p50_s'])} "
+        f"| {_f(st['asr']['ratio'])} | {_f(st['asr']['rtf_p50'])} |",
+        f"| MT | {_f(st['mt']['p50_s'])} | {_f(st['mt']['p95_s'])} | {_f(st['mt']['direct_p50_s'])} | {_f(st['mt']['ratio'])} | |",
+        f"| TTS, to first chunk | {_f(st['tts']['p50_s'])} | {_f(st['tts']['p95_s'])} | {_f(st['tts']['direct_p50_s'])} "
+        f"| {_f(st['tts']['ratio'])} | {_f(st['tts']['rtf_p50'])} (direct {_f(st['tts']['direct_rtf_p50'])}) |",
+        "",
+        "## Start-up and memory",
+        "",
+        "| measure | value | goal |",
+        "| --- | --- | --- |",
+        f"| cold start to ready: engines loaded and warmed (s) | {_f(report['cold_start_s'], 2)} | ≤ 4 |",
+        f"| peak RSS (MB) | {_f(report['peak_rss_mb'], 0)} | ≤ 1229 (1.2 GB) |",
+        f"| steady RSS after the rounds (MB) | {_f(report['steady_rss_mb'], 0)} | |",
+        "",
+        "ASR error on the clips of this run (WER; CER for ko, zh, ja): "
+        + ", ".join(f"{k} {v}" for k, v in report["asr_error_rate"].items()) + ".",
+        "",
+    ]
+    if report.get("levers"):
+        lines += ["## Levers (same clips, one pass each)", "", "| variant | ASR p50 (s) | MT p50 (s) | error rate |",
+                  "| --- | --- | --- | --- |"]
+        for row in report["levers"]:
+            errs = ", ".join(f"{k} {v}" for k, v in row.get("error_rate", {}).items())
+            lines.append(f"| {row['variant']} | {_f(row.get('asr_p50_s'))} | {_f(row.get('mt_p50_s'))} | {errs} |")
+        lines.append("")
+    if report.get("profile"):
+        lines += ["## Profile of the pipeline turns (cProfile, by own time)", "", "| function | calls | own (s) | cumulative (s) |",
+                  "| --- | --- | --- | --- |"]
+        for row in report["profile"]:
+            lines.append(f"| `{row['function']}` | {row['calls']} | {row['tottime_s']} | {row['cumtime_s']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    """The `kiosk bench` command."""
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    options = Options(rounds=max(1, args.rounds), threads=args.threads, quick=args.quick,
+                      forced_language=not args.detect_language, levers=args.levers, profile=args.profile)
+    report = Bench(options).run()
+    command = "kiosk bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "kiosk bench"
+    if args.markdown:
+        args.markdown.write_text(markdown(report, command.strip()), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(markdown(report, command.strip()))
+    return 0
