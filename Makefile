@@ -16,13 +16,13 @@ PYTEST_ARGS ?=
 .PHONY: run test bench apt models clean
 
 run: models
-	$(KIOSK) demo
+	$(KIOSK) run
 
 test: models
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: models
-	$(KIOSK) bench --markdown BENCHMARKS.md
+	$(KIOSK) bench --levers --markdown BENCHMARKS.md
 
 # Checked every time (dpkg-query is fast), so a package removed later is noticed.
 apt:

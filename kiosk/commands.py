@@ -435,7 +435,13 @@ def bench(args) -> int:
 
 def run(args) -> int:
     """Open the kiosk window (``kiosk`` with no command does this too)."""
+    import os
+
     from kiosk.ui.app import run as run_kiosk
+
+    if not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        raise BadInput("there is no display to open the kiosk on (DISPLAY is not set); "
+                       "`kiosk demo` runs without one")
 
     return run_kiosk(demo=args.demo, fullscreen=args.fullscreen)
 

@@ -1,0 +1,180 @@
+"""Starting the kiosk (``kiosk run``) and rendering its screens to PNG (``kiosk screenshot``).
+
+Start-up shows the window at once; the worker loads and warms the engines behind it.
+Screenshots run the same window offscreen, with sample turns from the phrasebook sent through
+the real pipeline (no microphone, no speaker), so what is rendered is what the kiosk shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk import catalog
+from kiosk.config import KioskConfig, LoadedConfig, PinGate
+from kiosk.config import load as load_config
+from kiosk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCREENS = ("start", "conversation", "phrasebook", "about", "accessibility", "staff", "demo", "demo-try")
+# Sample turns for screenshots: (side, phrasebook key). Verified phrases, so they read well in every language.
+SAMPLE_TURNS = (("officer", "greetings.how_can_i_help"), ("resident", "certificates.want_registration_copy"),
+                ("officer", "identification.show_id"))
+SAMPLE_PHRASE = "certificates.how_many_copies"
+DEMO_SAMPLE = "directions.where_is_restroom"
+
+
+@dataclass
+class Kiosk:
+    app: object  # QApplication
+    worker: object  # Worker
+    controller: object  # Controller
+    window: object  # MainWindow
+
+    def wait_until_idle(self, timeout_s: float = 120.0) -> None:
+        """Let the GUI process worker messages until no job is left (screenshots, tests)."""
+        deadline = time.monotonic() + timeout_s
+        while self.controller.busy() and time.monotonic() < deadline:
+            self.app.processEvents()
+            time.sleep(0.01)
+        self.app.processEvents()
+
+    def close(self) -> None:
+        self.window.shut_down()
+        self.worker.shutdown()
+        self.window.deleteLater()
+
+
+def _qt_message(kind, _context, message: str) -> None:
+    """Qt's own notices (font fallbacks, platform limits) go to the log, never to the screen."""
+    from PySide6.QtCore import QtMsgType
+
+    level = logging.ERROR if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) else logging.DEBUG
+    log.log(level, "Qt: %s", message)
+
+
+def application():
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    qInstallMessageHandler(_qt_message)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("kiosk")
+    app.setApplicationDisplayName("Gyeonggi counter interpreter")
+    return app
+
+
+def build(loaded: LoadedConfig, *, audio: bool, warm_up: bool, engines=None, demo: bool = False,
+          locked: bool = False, pin_gate: PinGate | None = None) -> Kiosk:
+    """The whole kiosk: worker, controller and window (the worker is started, the window not shown)."""
+    from kiosk.ui.controller import Controller
+    from kiosk.ui.main_window import MainWindow
+    from kiosk.ui.worker import AudioOptions, Worker
+    from mt.phrasebook import Phrasebook
+
+    app = application()
+    config = loaded.config
+    worker = Worker(
+        Settings(enabled_languages=config.enabled_languages),
+        engines=engines,
+        audio=AudioOptions(audio, config.input_device, config.output_device),
+        warm_up_languages=(config.officer_language, config.resident_language) if warm_up else None,
+    )
+    controller = Controller(worker, config)
+    window = MainWindow(loaded, controller, Phrasebook.load(catalog.phrasebook_dir()), demo=demo, locked=locked,
+                        pin_gate=pin_gate)
+    worker.start()
+    return Kiosk(app, worker, controller, window)
+
+
+def run(demo: bool = False, fullscreen: bool = False) -> int:
+    loaded = load_config()
+    if (fullscreen or loaded.config.kiosk_lock) and not loaded.config.has_pin:
+        log.warning("kiosk lock without a staff PIN: the first person to open the staff panel chooses it")
+    kiosk = build(loaded, audio=True, warm_up=True, demo=demo, locked=fullscreen)
+    if not kiosk.window.locked:
+        kiosk.window.showMaximized()
+    try:
+        return kiosk.app.exec()
+    finally:
+        kiosk.worker.shutdown()
+
+
+def _phrase(key: str):
+    from mt.phrasebook import Phrasebook
+
+    book = Phrasebook.load(catalog.phrasebook_dir())
+    category = key.split(".")[0]
+    return next(p for p in book.phrases(category) if p.id == key)
+
+
+def stage(kiosk: Kiosk, screen: str, lang: str) -> None:
+    """Put the window on ``screen`` with ``lang`` as its language, with sample content where it has any."""
+    window, controller = kiosk.window, kiosk.controller
+    officer = window.config.officer_language
+    # With the officer's own language chosen, show the officer's view of a conversation in English.
+    resident = lang if lang != officer else window.config.resident_language
+    if screen in ("conversation", "phrasebook"):
+        window.start_conversation(resident)
+        if screen == "conversation":
+            for side, key in SAMPLE_TURNS:
+                text = _phrase(key).texts[controller.session.language(side)]
+                controller.say_text(side, text)
+                kiosk.wait_until_idle()
+        window.set_ui_language(lang)
+        if screen == "phrasebook":
+            side = "resident" if resident == lang else "officer"
+            window.open_phrasebook(side)
+            window.phrasebook.show_category(SAMPLE_PHRASE.split(".")[0])
+            window.choose_phrase(side, _phrase(SAMPLE_PHRASE).texts[controller.session.language(side)])
+            kiosk.wait_until_idle()
+    elif screen in ("demo", "demo-try"):
+        window.set_ui_language(lang)
+        window.demo.show_attract()
+        window.show_screen(window.demo)
+        if screen == "demo-try":
+            window.start_demo_try(lang)
+            window.demo.send.emit(_phrase(DEMO_SAMPLE).texts[lang], "phrase")
+            kiosk.wait_until_idle()
+    else:
+        window.set_ui_language(lang)
+        if screen == "start":
+            window.show_screen(window.start)
+        elif screen == "about":
+            window.open_page(window.about)
+        elif screen == "accessibility":
+            window.open_page(window.accessibility)
+        elif screen == "staff":
+            window.open_staff()
+            window.staff.open_settings()
+            kiosk.wait_until_idle()
+    kiosk.app.processEvents()
+
+
+def screenshot(screen: str, lang: str, out: Path, *, large_text: bool = False, high_contrast: bool = False,
+               size: tuple[int, int] = (1280, 800)) -> Path:
+    """Render a named screen offscreen to a PNG file."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from kiosk.ui.theme import Appearance
+
+    kiosk = build(LoadedConfig(KioskConfig(), Path(os.devnull)), audio=False, warm_up=False,
+                  demo=screen.startswith("demo"))
+    try:
+        window = kiosk.window
+        window.resize(*size)
+        window.show()
+        stage(kiosk, screen, lang)
+        window.set_appearance(Appearance(large_text=large_text, high_contrast=high_contrast))
+        for _ in range(3):
+            kiosk.app.processEvents()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(out), "PNG"):
+            raise OSError(f"cannot write {out}")
+        return out
+    finally:
+        kiosk.close()

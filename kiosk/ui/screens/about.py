@@ -1,0 +1,95 @@
+"""The "About this AI" card: who runs the kiosk, what it does and how, the models with their
+licences and sources, the data, measured performance, limits and how personal data is handled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from kiosk import catalog
+from kiosk.ui.i18n import tr
+from kiosk.ui.screens import PageHeader, Screen, page_layout
+from kiosk.ui.theme import refresh_fonts
+from kiosk.ui.widgets import Card, Label, ReflowGrid, discard, scroll_area
+from kiosk.ui.worker import model_rows
+
+BENCHMARK_FILE = catalog.ASSETS_DIR.parent / "BENCHMARKS.md"
+ESPEAK = ("espeak-ng", "GPL-3.0-or-later", "https://github.com/espeak-ng/espeak-ng (Debian package espeak-ng)")
+# Sections whose body is one i18n text, in reading order; models and performance are built from files.
+TEXT_SECTIONS = ("operator", "purpose", "functions", "models", "data", "algorithm", "performance", "limits", "privacy")
+
+
+def benchmark_lines(path: Path = BENCHMARK_FILE) -> list[str]:
+    """The figures of the benchmark file: its headings, table rows (cells joined) and error rates."""
+    if not path.is_file():
+        return []
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("## ") or line.startswith("ASR error"):
+            lines.append(line.lstrip("# "))
+        elif line.startswith("|") and not all(set(cell) <= set("-: ") for cell in cells):
+            lines.append("  ·  ".join(cell for cell in cells if cell))
+    return lines
+
+
+class AboutScreen(Screen):
+    def __init__(self, phrase_count: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._phrase_count = phrase_count
+        layout = page_layout(self)
+        self.header = PageHeader(self)
+        layout.addWidget(self.header)
+        content = QWidget()
+        self._column = QVBoxLayout(content)
+        self._column.setContentsMargins(0, 0, 12, 0)
+        self._column.setSpacing(14)
+        self.intro = Label("", "body")
+        self._column.addWidget(self.intro)
+        self.sections: dict[str, tuple[Label, QVBoxLayout]] = {}
+        self.cards = ReflowGrid(min_em=18, max_columns=2)
+        cards = []
+        for name in TEXT_SECTIONS:
+            card = Card()
+            card.column.addStretch(1)
+            self.sections[name] = (card.title, card.column)
+            cards.append(card)
+        self.cards.set_items(cards)
+        self._column.addWidget(self.cards)
+        self._column.addStretch(1)
+        self._dynamic: list[QWidget] = []
+        layout.addWidget(scroll_area(content), 1)
+
+    def retranslate(self, lang: str) -> None:
+        self.header.title.setText(tr(lang, "about.title"))
+        self.header.back_button.set_text(tr(lang, "common.back"))
+        self.intro.setText(tr(lang, "about.intro"))
+        for widget in self._dynamic:
+            discard(widget)
+        self._dynamic = []
+        for name, (title, card_layout) in self.sections.items():
+            title.setText(tr(lang, f"about.{name}_title"))
+            self._add(card_layout, Label(tr(lang, f"about.{name}_body", count=self._phrase_count), "body"))
+        models_layout = self.sections["models"][1]
+        for row in self.model_rows():
+            self._add(models_layout, Label(row[0], "body", bold=True))
+            self._add(models_layout, Label(tr(lang, "about.license_source", license=row[1], source=row[2]),
+                                           "caption", "muted"))
+        performance_layout = self.sections["performance"][1]
+        figures = benchmark_lines()
+        self._add(performance_layout, Label(tr(lang, "about.performance_file" if figures else "about.performance_none"),
+                                            "caption", "muted"))
+        for line in figures:
+            self._add(performance_layout, Label(line, "caption", lang="en"))
+        refresh_fonts(self)
+
+    def _add(self, layout: QVBoxLayout, label: Label) -> None:
+        layout.insertWidget(layout.count() - 1, label)  # above the stretch that tops cards of a row
+        self._dynamic.append(label)
+
+    @staticmethod
+    def model_rows() -> list[tuple[str, str, str]]:
+        """(name, licence, source) of each model on this machine, and of the espeak-ng fallback voice."""
+        return [(row.name, row.license, row.source) for row in model_rows(full=False)] + [ESPEAK]

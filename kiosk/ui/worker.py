@@ -1,0 +1,506 @@
+"""The one inference worker: pipeline turns, listening and playback, off the GUI thread.
+
+The GUI sends commands (``submit``) and receives typed messages through one Qt signal; a
+signal emitted from this thread reaches GUI-thread slots as a queued call, so the GUI thread
+only renders. Engines load and warm up here in the background, one step at a time, and any
+command waiting in the queue goes before the next warm-up step, so a typed turn is not held
+up by the speech model loading. ``end_utterance``, ``cancel`` and ``stop_speaking`` are safe
+to call from the GUI thread while a command runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from kiosk import catalog, models
+from kiosk.pipeline import Audio, Done, Event, Failed, Pipeline, Translated, Turn
+from kiosk.settings import Settings
+from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
+
+log = logging.getLogger(__name__)
+
+ListenMode = Literal["push-to-talk", "hands-free"]
+Device = Literal["microphone", "speaker"]
+# A hands-free listen that hears nothing for this long gives up (the idle timeout resets later).
+LISTEN_TIMEOUT_S = 60.0
+_LEVEL_INTERVAL_S = 0.05
+
+
+# --- commands (GUI -> worker) -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """Translate what one side says into one or more languages: typed text, audio, or live listening."""
+
+    job: int
+    source_lang: str
+    targets: tuple[str, ...]
+    text: str | None = None
+    audio: np.ndarray | None = None
+    speech_ended_at: float | None = None
+    listen: ListenMode | None = None
+    speech: SynthesisConfig = SynthesisConfig()
+    back_translate: bool = False
+    speak: bool = True
+
+
+@dataclass(frozen=True)
+class SpeakRequest:
+    """Say a text again (replay), synthesised anew at the current speech rate and volume."""
+
+    job: int
+    text: str
+    lang: str
+    speech: SynthesisConfig = SynthesisConfig()
+
+
+@dataclass(frozen=True)
+class ListDevices:
+    pass
+
+
+@dataclass(frozen=True)
+class CheckModels:
+    full: bool = False
+
+
+@dataclass(frozen=True)
+class UseDevices:
+    input_device: str | None
+    output_device: str | None
+
+
+# --- messages (worker -> GUI) -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EnginesLoading:
+    step: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class EnginesReady:
+    pass
+
+
+@dataclass(frozen=True)
+class ListeningStarted:
+    job: int
+    mode: ListenMode
+
+
+@dataclass(frozen=True)
+class LevelChanged:
+    level: object  # kiosk.audio.Level
+
+
+@dataclass(frozen=True)
+class Heard:
+    """An utterance ended; recognition starts."""
+
+    job: int
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class NothingHeard:
+    job: int
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    job: int
+    target: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class BackTranslated:
+    job: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DeviceUnavailable:
+    job: int | None
+    device: Device
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    job: int
+
+
+@dataclass(frozen=True)
+class DevicesListed:
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    available: bool
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    id: str
+    name: str
+    kind: str
+    license: str
+    source: str
+    state: str
+
+
+@dataclass(frozen=True)
+class ModelsChecked:
+    rows: tuple[ModelRow, ...]
+    full: bool
+
+
+class WorkerSignals(QObject):
+    message = Signal(object)
+
+
+@dataclass
+class _JobControl:
+    cancel: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    """Live audio on or off; off (screenshots, tests, machines without sound) turns only files and text."""
+
+    enabled: bool = True
+    input_device: str | None = None
+    output_device: str | None = None
+    end_silence_ms: int = 600
+
+
+_STOP = object()
+
+
+class Worker:
+    def __init__(self, settings: Settings = Settings(), *, engines=None, audio: AudioOptions = AudioOptions(),
+                 warm_up_languages: tuple[str, ...] | None = ()) -> None:
+        """``warm_up_languages`` None skips the background warm-up (engines then load on first use)."""
+        self.signals = WorkerSignals()
+        self._settings = settings
+        self._engines = engines
+        self._audio = audio
+        self._queue: queue.Queue = queue.Queue()
+        self._controls: dict[int, _JobControl] = {}
+        self._controls_lock = threading.Lock()
+        self._warm_steps: list[Callable[[], None]] = \
+            [] if warm_up_languages is None else self._warm_up_steps(warm_up_languages)
+        self._warm_total = len(self._warm_steps)
+        self._listener = None
+        self._listener_mode: ListenMode | None = None
+        self._player = None
+        self._player_lock = threading.Lock()
+        self._stop_requested = threading.Event()
+        self._last_level = 0.0
+        self._thread = threading.Thread(target=self._loop, name="kiosk-worker", daemon=True)
+
+    # --- GUI thread API ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, command) -> None:
+        if isinstance(command, (TurnRequest, SpeakRequest)):
+            with self._controls_lock:
+                self._controls[command.job] = _JobControl()
+        self._queue.put(command)
+
+    def end_utterance(self, job: int) -> None:
+        """The speaker is done (button released, or hands-free tapped off): finish and translate."""
+        control = self._control(job)
+        if control is not None:
+            control.released.set()
+
+    def cancel(self, job: int) -> None:
+        control = self._control(job)
+        if control is not None:
+            control.cancel.set()
+
+    def cancel_all(self) -> None:
+        """Abandon every queued and running job (session end): no result of theirs will arrive."""
+        with self._controls_lock:
+            for control in self._controls.values():
+                control.cancel.set()
+        self.stop_speaking()
+
+    def stop_speaking(self) -> None:
+        self._stop_requested.set()
+        with self._player_lock:
+            player = self._player
+        if player is not None:
+            player.stop()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        self.cancel_all()
+        self._queue.put(_STOP)
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    # --- worker thread ----------------------------------------------------------------------
+
+    def _emit(self, message) -> None:
+        self.signals.message.emit(message)
+
+    def _control(self, job: int) -> _JobControl | None:
+        with self._controls_lock:
+            return self._controls.get(job)
+
+    @property
+    def engines(self):
+        if self._engines is None:
+            from kiosk.engines import Engines
+
+            self._engines = Engines(self._settings)
+        return self._engines
+
+    def _warm_up_steps(self, languages: tuple[str, ...]) -> list[Callable[[], None]]:
+        def translation() -> None:
+            for translator in self.engines.router.translators:
+                translator.warm_up()
+
+        def speech() -> None:
+            self.engines.recognizer.warm_up()
+
+        def voices() -> None:
+            for language in languages:
+                voice = self.engines.voice(language)
+                if not isinstance(voice, SpeechUnavailable):
+                    voice.warm_up()
+
+        return [translation, speech, voices]
+
+    def _loop(self) -> None:
+        self._emit(EnginesLoading(0, self._warm_total) if self._warm_steps else EnginesReady())
+        while True:
+            try:
+                command = self._queue.get(block=not self._warm_steps)
+            except queue.Empty:
+                self._warm_up_next()
+                continue
+            if command is _STOP:
+                break
+            try:
+                self._handle(command)
+            except Exception as error:  # the worker must outlive any one command
+                log.error("worker command %s failed: %s", type(command).__name__, type(error).__name__,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
+                if isinstance(command, (TurnRequest, SpeakRequest)):
+                    self._emit(TurnEvent(command.job, "", Failed(0.0, "internal error", "internal", 1)))
+            finally:
+                if isinstance(command, (TurnRequest, SpeakRequest)):
+                    with self._controls_lock:
+                        self._controls.pop(command.job, None)
+                    self._emit(JobFinished(command.job))
+        self._close_audio()
+
+    def _warm_up_next(self) -> None:
+        step = self._warm_steps.pop(0)
+        try:
+            step()
+        except Exception as error:  # a missing model is reported when a turn needs it
+            log.warning("warm-up step %s failed: %s", step.__name__, type(error).__name__)
+        done = self._warm_total - len(self._warm_steps)
+        self._emit(EnginesReady() if not self._warm_steps else EnginesLoading(done, self._warm_total))
+
+    def _handle(self, command) -> None:
+        if isinstance(command, TurnRequest):
+            self._turn(command)
+        elif isinstance(command, SpeakRequest):
+            turn = Turn(target_lang=command.lang, source_lang=command.lang, text=command.text, speech=command.speech)
+            self._run(command.job, command.lang, turn, self._control(command.job) or _JobControl())
+        elif isinstance(command, ListDevices):
+            self._list_devices()
+        elif isinstance(command, CheckModels):
+            self._emit(ModelsChecked(model_rows(command.full), command.full))
+        elif isinstance(command, UseDevices):
+            self._close_audio()
+            self._audio = AudioOptions(self._audio.enabled, command.input_device, command.output_device,
+                                       self._audio.end_silence_ms)
+
+    def _turn(self, request: TurnRequest) -> None:
+        control = self._control(request.job) or _JobControl()
+        if control.cancel.is_set():
+            return
+        audio, speech_ended_at = request.audio, request.speech_ended_at
+        if request.listen is not None:
+            utterance = self._listen(request, control)
+            if utterance is None:
+                return
+            audio, speech_ended_at = utterance.audio, utterance.speech_ended_at
+        source = request.source_lang
+        for index, target in enumerate(request.targets):
+            if control.cancel.is_set():
+                return
+            turn = Turn(target_lang=target, source_lang=source, audio=audio, text=request.text,
+                        speech=request.speech, speak=request.speak,
+                        speech_ended_at=speech_ended_at if index == 0 else None)
+            done = self._run(request.job, target, turn, control)
+            if done is None:
+                continue
+            if index == 0 and request.back_translate and not control.cancel.is_set():
+                self._back_translate(request.job, done)
+
+    def _run(self, job: int, target: str, turn: Turn, control: _JobControl) -> Done | None:
+        """Run one pipeline turn, forwarding its events and playing its audio as it streams."""
+        outcome: list[Done] = []
+
+        def chunks() -> Iterator[SpeechChunk]:
+            for event in Pipeline(self.engines).run(turn):
+                if control.cancel.is_set():
+                    return
+                if isinstance(event, Audio):
+                    yield event.chunk
+                    continue
+                if isinstance(event, Done):
+                    outcome.append(event)
+                self._emit(TurnEvent(job, target, event))
+
+        stream = chunks()
+        self._stop_requested.clear()
+        player = self._player_for(job) if turn.speak else None
+        if player is not None:
+            from kiosk.audio import AudioDeviceError
+
+            try:
+                player.play(stream)
+            except AudioDeviceError as error:
+                log.warning("playback failed: %s", type(error).__name__)
+                self._drop_player()
+                self._emit(DeviceUnavailable(job, "speaker"))
+        if self._stop_requested.is_set():
+            stream.close()  # stopped: the rest of the answer is not synthesised (the GUI settles the turn)
+        for _ in stream:  # without a speaker (or after it failed) the turn still runs to its end
+            pass
+        return outcome[0] if outcome else None
+
+    def _back_translate(self, job: int, done: Done) -> None:
+        """Render the translation back into the speaker's language, for the "we understood" check."""
+        result = done.result
+        if not result.translation or result.mt_engine == "identity":
+            return
+        turn = Turn(target_lang=result.source_lang, source_lang=result.target_lang, text=result.translation,
+                    speak=False)
+        for event in Pipeline(self.engines).run(turn):
+            if isinstance(event, Translated) and event.translation.ok:
+                self._emit(BackTranslated(job, event.translation.text))
+
+    # --- audio devices (kiosk.audio is imported here only: live audio is optional) -----------
+
+    def _audio_settings(self, mode: ListenMode):
+        from kiosk.audio import AudioSettings
+
+        return AudioSettings(input_device=self._audio.input_device, output_device=self._audio.output_device,
+                             mode=mode, end_silence_ms=self._audio.end_silence_ms)
+
+    def _on_level(self, level) -> None:
+        now = time.monotonic()
+        if now - self._last_level >= _LEVEL_INTERVAL_S:
+            self._last_level = now
+            self._emit(LevelChanged(level))
+
+    def _listen(self, request: TurnRequest, control: _JobControl):
+        if not self._audio.enabled:
+            self._emit(DeviceUnavailable(request.job, "microphone"))
+            return None
+        try:
+            from kiosk.audio import AudioDeviceError, Listener
+        except ImportError:
+            log.warning("live audio is not available in this build")
+            self._emit(DeviceUnavailable(request.job, "microphone"))
+            return None
+        try:
+            if self._listener is None or self._listener_mode != request.listen:
+                self._close_listener()
+                self._listener = Listener(self._audio_settings(request.listen), on_level=self._on_level)
+                self._listener_mode = request.listen
+                self._drop_player()  # the next player's echo guard mutes this microphone
+            self._emit(ListeningStarted(request.job, request.listen))
+            utterance = self._listener.listen(cancel=control.cancel, released=control.released,
+                                              timeout_s=LISTEN_TIMEOUT_S)
+        except AudioDeviceError as error:
+            log.warning("microphone failed: %s", type(error).__name__)
+            self._close_listener()
+            self._emit(DeviceUnavailable(request.job, "microphone"))
+            return None
+        if utterance is None or control.cancel.is_set():
+            self._emit(NothingHeard(request.job))
+            return None
+        self._emit(Heard(request.job, utterance.truncated))
+        return utterance
+
+    def _player_for(self, job: int):
+        if not self._audio.enabled:
+            return None
+        with self._player_lock:
+            if self._player is not None:
+                return self._player
+        try:
+            from kiosk.audio import AudioDeviceError, Player
+        except ImportError:
+            return None
+        try:
+            player = Player(self._audio_settings(self._listener_mode or "hands-free"), listener=self._listener)
+        except AudioDeviceError as error:
+            log.warning("speaker unavailable: %s", type(error).__name__)
+            self._emit(DeviceUnavailable(job, "speaker"))
+            return None
+        with self._player_lock:
+            self._player = player
+        return player
+
+    def _drop_player(self) -> None:
+        with self._player_lock:
+            self._player = None
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            finally:
+                self._listener = None
+                self._listener_mode = None
+                self._drop_player()  # the player's echo guard points at the old listener
+
+    def _close_audio(self) -> None:
+        self.stop_speaking()
+        self._drop_player()
+        self._close_listener()
+
+    def _list_devices(self) -> None:
+        try:
+            from kiosk.audio import AudioDeviceError, devices
+
+            found = devices()
+        except (ImportError, AudioDeviceError) as error:
+            log.warning("cannot list audio devices: %s", type(error).__name__)
+            self._emit(DevicesListed((), (), False))
+            return
+        self._emit(DevicesListed(
+            tuple(d["name"] for d in found if d.get("max_input_channels", 0) > 0),
+            tuple(d["name"] for d in found if d.get("max_output_channels", 0) > 0),
+            True,
+        ))
+
+
+def model_rows(full: bool) -> tuple[ModelRow, ...]:
+    """Installed models with licence, source and file check (sha256 when ``full``)."""
+    known = catalog.models()
+    rows = []
+    for model in models.installed().values():
+        entry = known.get(model.id)
+        rows.append(ModelRow(model.id, entry.name if entry else model.id, model.kind, model.license, model.source,
+                             models.check_model(model, full=full).state))
+    return tuple(rows)
