@@ -267,6 +267,11 @@ class Worker:
         return self._engines
 
     def _warm_up_steps(self, languages: tuple[str, ...]) -> list[Callable[[], None]]:
+        def verification() -> None:
+            # Models failing their sha256 are refused before anything loads; staff see which.
+            models.startup_check()
+            self._emit(ModelsChecked(model_rows(full=False), full=False))
+
         def translation() -> None:
             for translator in self.engines.router.translators:
                 translator.warm_up()
@@ -280,7 +285,7 @@ class Worker:
                 if not isinstance(voice, SpeechUnavailable):
                     voice.warm_up()
 
-        return [translation, speech, voices]
+        return [verification, translation, speech, voices]
 
     def _loop(self) -> None:
         self._emit(EnginesLoading(0, self._warm_total) if self._warm_steps else EnginesReady())
@@ -496,11 +501,11 @@ class Worker:
 
 
 def model_rows(full: bool) -> tuple[ModelRow, ...]:
-    """Installed models with licence, source and file check (sha256 when ``full``)."""
+    """Installed models with licence, source and file check (sha256 when ``full``, else sizes and start-up refusals)."""
     known = catalog.models()
     rows = []
     for model in models.installed().values():
         entry = known.get(model.id)
         rows.append(ModelRow(model.id, entry.name if entry else model.id, model.kind, model.license, model.source,
-                             models.check_model(model, full=full).state))
+                             (models.check_model(model) if full else models.preload_check(model)).state))
     return tuple(rows)
