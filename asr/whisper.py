@@ -5,6 +5,13 @@ Whisper's known failure modes on short counter utterances are: inventing text in
 short clip. The recognizer trims non-speech with faster-whisper's Silero VAD first, restricts
 language detection to the languages the conversation can be in, decodes each segment on its
 own (no conditioning on previous text) and drops segments that look like hallucinations.
+
+Speed: Whisper pads every input to a 30 s window, and on a CPU the encoder is most of the
+cost of a short utterance (whisper-base int8, 2 threads: 1.19 s for the 30 s window, 0.23 s
+for 10 s). The recognizer encodes a short utterance once, in a window of the speech plus
+``window_pad_s`` (at least ``min_window_s``), uses that encoding for language detection too,
+and hands it to faster-whisper's own segment decoder. On the 59 test clips this kept the
+error rates of the 30 s window (see README, "Speed") at 2.4 times the speed.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
+import ctranslate2
 from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
 from asr import SAMPLE_RATE, Segment, Task, Transcript
@@ -39,6 +49,10 @@ class WhisperOptions:
     cpu_threads: int = 2
     beam_size: int = 5
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    # The encoder window for speech shorter than 30 s; None encodes Whisper's full 30 s window.
+    # Without room after the speech Whisper loops, hence the pad.
+    min_window_s: float | None = 10.0
+    window_pad_s: float = 2.0
     # Whisper's own per-window skip rule: no_speech_prob above AND avg_logprob below.
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
@@ -81,17 +95,35 @@ class WhisperRecognizer:
         except Exception as error:  # ctranslate2/tokenizers raise RuntimeError, ValueError, OSError...
             raise RecognizerError(f"cannot load the Whisper model in {self.model_dir}: {error}") from None
         self.languages = frozenset(self._model.supported_languages)
+        self._decoding = self._decoding_options()
         self._to_simplified = None
         if options.chinese_script == "simplified":
             import opencc
 
             self._to_simplified = opencc.OpenCC("t2s")
 
+    def _decoding_options(self) -> TranscriptionOptions:
+        """faster-whisper's ``transcribe`` defaults, with the kiosk's beam, fallback and thresholds."""
+        o = self.options
+        tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en")
+        return TranscriptionOptions(
+            beam_size=o.beam_size, best_of=5, patience=1.0, length_penalty=1.0, repetition_penalty=1.0,
+            no_repeat_ngram_size=0, log_prob_threshold=o.log_prob_threshold, no_speech_threshold=o.no_speech_threshold,
+            compression_ratio_threshold=o.compression_ratio_threshold, condition_on_previous_text=False,
+            prompt_reset_on_temperature=0.5, temperatures=list(o.temperatures), initial_prompt=None, prefix=None,
+            suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), without_timestamps=True,
+            max_initial_timestamp=1.0, word_timestamps=False, prepend_punctuations="\"'“¿([{-",
+            append_punctuations="\"'.。,，!！?？:：”)]}、", multilingual=False, max_new_tokens=None,
+            clip_timestamps=[0.0], hallucination_silence_threshold=None, hotwords=None,
+        )
+
     def warm_up(self) -> None:
         """One decode of a short tone, so the first real turn does not pay for lazy allocations."""
         tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE) / SAMPLE_RATE).astype(np.float32)
-        segments, _ = self._model.transcribe(tone, language="en", beam_size=1, vad_filter=False)
-        for _ in segments:
+        features = self._model.feature_extractor(tone)
+        tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en")
+        for _ in self._model.generate_segments(features, tokenizer, self._decoding, False,
+                                               encoder_output=self._encode_first_window(features)):
             pass
 
     def detect_language(self, audio: np.ndarray, candidates: Iterable[str] | None = None) -> tuple[str, float]:
@@ -100,14 +132,7 @@ class WhisperRecognizer:
         The probability is renormalised over the candidates, so it reads as "how sure,
         given that it is one of these".
         """
-        allowed = self._check_languages(candidates) if candidates is not None else self.languages
-        features = self._model.feature_extractor(audio[: 30 * SAMPLE_RATE])
-        encoder_output = self._model.encode(pad_or_trim(features))
-        ranked = self._model.model.detect_language(encoder_output)[0]
-        probabilities = {token[2:-2]: p for token, p in ranked if token[2:-2] in allowed}
-        best = max(probabilities, key=probabilities.__getitem__)
-        total = sum(probabilities.values()) or 1.0
-        return best, probabilities[best] / total
+        return self._detect(self._encode_first_window(self._model.feature_extractor(audio)), candidates)
 
     def transcribe(
         self,
@@ -123,27 +148,41 @@ class WhisperRecognizer:
         speech = self._speech_only(audio)
         if speech is None:
             return Transcript("", language or "", 0.0, (), duration, task)
+        features = self._model.feature_extractor(speech)
+        encoder_output = self._encode_first_window(features)
         if language is None:
-            language, probability = self.detect_language(speech, candidates)
+            language, probability = self._detect(encoder_output, candidates)
         else:
             probability = 1.0
-        segments, _ = self._model.transcribe(
-            speech,
-            language=language,
-            task=task,
-            beam_size=self.options.beam_size,
-            temperature=list(self.options.temperatures),
-            condition_on_previous_text=False,
-            no_speech_threshold=self.options.no_speech_threshold,
-            log_prob_threshold=self.options.log_prob_threshold,
-            compression_ratio_threshold=self.options.compression_ratio_threshold,
-            vad_filter=False,
-            without_timestamps=True,
-        )
+        tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task=task, language=language)
+        segments = self._model.generate_segments(features, tokenizer, self._decoding, False, encoder_output=encoder_output)
         output_language = "en" if task == "translate" else language
         kept = tuple(self._guarded(segments, output_language))
         text = "".join(s.text for s in kept).strip()
         return Transcript(text, language, probability, kept, duration, task)
+
+    def window_frames(self, content_frames: int) -> int:
+        """Mel frames the first window is encoded with (Whisper's 30 s window is 3000)."""
+        full = self._model.feature_extractor.nb_max_frames
+        if self.options.min_window_s is None:
+            return full
+        per_second = self._model.frames_per_second
+        frames = max(content_frames + round(self.options.window_pad_s * per_second),
+                     round(self.options.min_window_s * per_second))
+        return min(full, frames + frames % 2)  # the encoder's convolution halves the frames
+
+    def _encode_first_window(self, features: np.ndarray) -> ctranslate2.StorageView:
+        # The feature extractor appends one frame past the audio; faster-whisper drops it too.
+        content = features[:, : min(features.shape[-1] - 1, self._model.feature_extractor.nb_max_frames)]
+        return self._model.encode(pad_or_trim(content, self.window_frames(content.shape[-1])))
+
+    def _detect(self, encoder_output: ctranslate2.StorageView, candidates: Iterable[str] | None) -> tuple[str, float]:
+        allowed = self._check_languages(candidates) if candidates is not None else self.languages
+        ranked = self._model.model.detect_language(encoder_output)[0]
+        probabilities = {token[2:-2]: p for token, p in ranked if token[2:-2] in allowed}
+        best = max(probabilities, key=probabilities.__getitem__)
+        total = sum(probabilities.values()) or 1.0
+        return best, probabilities[best] / total
 
     def _speech_only(self, audio: np.ndarray) -> np.ndarray | None:
         """The speech parts of ``audio`` joined, or None when VAD finds no speech."""

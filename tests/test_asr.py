@@ -97,3 +97,10 @@ def test_hallucination_list_normalises_and_spares_real_phrases():
 def test_unknown_language_is_refused(recognizer):
     with pytest.raises(ValueError, match="xx"):
         recognizer.transcribe(np.zeros(16000, dtype=np.float32), language="xx")
+
+
+def test_encoder_window_holds_the_speech_with_room_after_it(recognizer):
+    # 100 mel frames a second: at least 10 s, else the speech plus 2 s, at most Whisper's 30 s.
+    assert recognizer.window_frames(300) == 1000
+    assert recognizer.window_frames(951) == 1152
+    assert recognizer.window_frames(2900) == 3000
