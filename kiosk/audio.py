@@ -82,6 +82,9 @@ class AudioSettings:
     output_device: str | None = None
     mode: Mode = "hands-free"
     end_silence_ms: int = 600
+    # After this much silence the utterance so far is offered for a head start (0: never);
+    # see kiosk.pipeline.HeadStart.
+    head_start_ms: int = 200
     pre_roll_ms: int = 300
     max_utterance_s: float = 30.0
     echo_guard: bool = True
@@ -92,6 +95,10 @@ class AudioSettings:
             raise ValueError(f"mode must be 'hands-free' or 'push-to-talk', got {self.mode!r}")
         if self.end_silence_ms < 100 or self.pre_roll_ms < 0 or self.echo_tail_ms < 0:
             raise ValueError("end_silence_ms must be at least 100; pre_roll_ms and echo_tail_ms at least 0")
+        # A pause shorter than the tail kept after speech would offer audio that the final utterance extends.
+        if self.head_start_ms and not _TAIL_PAD_MS <= self.head_start_ms < self.end_silence_ms:
+            raise ValueError(f"head_start_ms must be 0, or from {_TAIL_PAD_MS} to less than end_silence_ms; "
+                             f"got {self.head_start_ms}")
         if not 1.0 <= self.max_utterance_s <= 600.0:
             raise ValueError(f"max_utterance_s must be between 1 and 600, got {self.max_utterance_s}")
 
@@ -338,6 +345,7 @@ class _Segmenter:
         self._rate = rate
         self._vad = vad
         self._end_silence_frames = math.ceil(settings.end_silence_ms * SAMPLE_RATE / 1000 / _VAD_FRAME)
+        self._pause_frames = math.ceil(settings.head_start_ms * SAMPLE_RATE / 1000 / _VAD_FRAME)
         self._min_speech_frames = math.ceil(_MIN_SPEECH_MS * SAMPLE_RATE / 1000 / _VAD_FRAME)
         self._pre_roll_frames = math.ceil(settings.pre_roll_ms * SAMPLE_RATE / 1000 / _VAD_FRAME)
         self._max_samples = int(settings.max_utterance_s * SAMPLE_RATE)
@@ -356,6 +364,7 @@ class _Segmenter:
         self._silent_frames = 0
         self._last_speech: tuple[int, float] | None = None  # (samples recorded, time) at the last speech frame
         self._truncated = False
+        self._paused = False
 
     @property
     def speech_begun(self) -> bool:
@@ -407,6 +416,9 @@ class _Segmenter:
             self._truncated = True
             self._last_speech = (len(self._frames) * _VAD_FRAME, frame_end_at)
             return True
+        if (self.settings.mode == "hands-free" and self._pause_frames and self._silent_frames == self._pause_frames
+                and self._speech_frames >= self._min_speech_frames):
+            self._paused = True
         if self.settings.mode == "hands-free" and self._silent_frames >= self._end_silence_frames:
             if self._speech_frames >= self._min_speech_frames:
                 return True
@@ -415,6 +427,11 @@ class _Segmenter:
             self._back_to_waiting()
             self._pre_roll.extend(recent)
         return False
+
+    def take_pause(self) -> bool:
+        """True once for each pause of ``head_start_ms`` after enough speech (hands-free only)."""
+        paused, self._paused = self._paused, False
+        return paused
 
     def _back_to_waiting(self) -> None:
         """Back to waiting for speech without losing the resampler's and VAD's continuity."""
@@ -505,7 +522,8 @@ class Listener:
                 self._ensure_capture()
 
     def listen(self, cancel: threading.Event | None = None, released: threading.Event | None = None,
-               timeout_s: float | None = None) -> Utterance | None:
+               timeout_s: float | None = None,
+               on_pause: Callable[[Utterance], None] | None = None) -> Utterance | None:
         """Block until one utterance is complete.
 
         Hands-free: from the first speech (with the pre-roll) until ``end_silence_ms`` of
@@ -514,6 +532,8 @@ class Listener:
         ``max_utterance_s`` (``truncated``). None on cancel, on ``close``, when no speech began
         within ``timeout_s``, or when a push-to-talk recording holds no speech. Raises
         AudioDeviceError when the device is lost; a later call reopens it, after a back-off.
+        ``on_pause`` (hands-free) is called, on this thread, with the utterance so far at each
+        pause of ``head_start_ms``; if no speech follows, ``listen`` returns that same audio.
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
 
@@ -559,6 +579,10 @@ class Listener:
                 self._report(meter.add(block, segmenter.in_speech))
                 if complete:
                     return segmenter.result()
+                if segmenter.take_pause() and on_pause is not None:
+                    so_far = segmenter.result()
+                    if so_far is not None:
+                        on_pause(so_far)
             return None
 
     def mute_until(self, t_monotonic: float) -> None:

@@ -8,7 +8,9 @@ pipeline keeps nothing once the generator is done.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -122,8 +124,24 @@ class Pipeline:
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
 
-    def run(self, turn: Turn) -> Iterator[Event]:
-        """Run one turn; always ends with exactly one ``Done`` or ``Failed`` event."""
+    def start_early(self, turn: Turn) -> "HeadStart":
+        """Begin ``turn`` now, in the background, in case the speaker has just finished (see HeadStart)."""
+        return HeadStart(self._run(turn), turn)
+
+    def run(self, turn: Turn, head_start: "HeadStart | None" = None) -> Iterator[Event]:
+        """Run one turn; always ends with exactly one ``Done`` or ``Failed`` event.
+
+        With a ``head_start`` begun on the same audio, its events are taken over instead
+        of doing the work again; a head start on other audio is dropped.
+        """
+        if head_start is not None:
+            if head_start.covers(turn):
+                yield from head_start.events()
+                return
+            head_start.drop()
+        yield from self._run(turn)
+
+    def _run(self, turn: Turn) -> Iterator[Event]:
         start = turn.speech_ended_at if turn.speech_ended_at is not None else time.monotonic()
 
         def elapsed() -> float:
@@ -214,6 +232,65 @@ class Pipeline:
             if not english.is_empty:
                 return Translation(english.text, source, target, "whisper", model_id=catalog.default_model("asr").id)
         return translation
+
+
+class HeadStart:
+    """A turn begun on a pause, before the endpointer is sure that the speaker has finished.
+
+    The endpointer waits ``end_silence_ms`` of silence before it ends an utterance; that wait
+    is long enough to recognise and translate much of a short utterance. A head start runs
+    the turn's stages in a background thread up to the first audio chunk of the answer and
+    holds it there. If the utterance that ends is the one it began on, ``Pipeline.run`` takes
+    its events over; if the speaker went on, it is dropped, and the stage running at that
+    moment finishes first (CTranslate2 and ONNX calls cannot be interrupted).
+    """
+
+    def __init__(self, events: Iterator[Event], turn: Turn) -> None:
+        self.turn = turn
+        self._events = events
+        self._held: list[Event] = []
+        self._lock = threading.Lock()
+        self._dropped = False
+        self._holding = threading.Event()
+        threading.Thread(target=self._run_ahead, name="head-start", daemon=True).start()
+
+    def _run_ahead(self) -> None:
+        try:
+            for event in self._events:
+                self._held.append(event)
+                if isinstance(event, (Speaking, Done, Failed)) or self._dropped:
+                    break
+        finally:
+            with self._lock:
+                self._holding.set()
+                if self._dropped:
+                    self._events.close()
+
+    def covers(self, turn: Turn) -> bool:
+        """Whether ``turn`` is the same work: same audio, languages and speech settings."""
+        mine, theirs = self.turn, turn
+        if self._dropped or mine.audio is None or theirs.audio is None:
+            return False
+        return (dataclasses.replace(mine, audio=None, speech_ended_at=None)
+                == dataclasses.replace(theirs, audio=None, speech_ended_at=None)
+                and np.array_equal(mine.audio, theirs.audio))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether it holds at the first audio chunk (or has ended), waiting up to ``timeout``."""
+        return self._holding.wait(timeout)
+
+    def drop(self) -> None:
+        with self._lock:
+            self._dropped = True
+            if self._holding.is_set():
+                self._events.close()
+
+    def events(self) -> Iterator[Event]:
+        """What the head start has done (waiting for it to reach the first audio), then the rest."""
+        self._holding.wait()
+        yield from self._held
+        if not isinstance(self._held[-1], (Done, Failed)):
+            yield from self._events
 
 
 def recommended_mt_model(source: str, target: str) -> str:

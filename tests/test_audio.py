@@ -513,3 +513,27 @@ def test_streaming_vad_matches_faster_whisper_on_the_whole_clip():
     # The whole-clip model silences the last frame's final 64 samples (in place), so that frame differs.
     whole = get_vad_model()(clip.copy()).reshape(-1)
     assert np.allclose(streamed[:-1], whole[:-1], atol=1e-5)
+
+
+def test_pause_offers_the_utterance_that_the_endpoint_then_ends(pulse, tmp_path):
+    clip = load_audio(clip_path(CHINESE_CLIPS[0]))
+    wav = write_wav(tmp_path / "one.wav", clip, silence(1.5))
+    offered = []
+    with Listener(AudioSettings()) as listener:
+        listener.start()
+        playing = pulse.play(wav)
+        heard = listener.listen(timeout_s=10, on_pause=lambda u: offered.append((u, time.monotonic())))
+        ended = time.monotonic()
+        until_played(playing)
+    assert heard is not None and offered
+    last, offered_at = offered[-1]
+    # The last pause offered exactly what the endpoint ended, about 400 ms before it did.
+    assert np.array_equal(last.audio, heard.audio) and last.speech_ended_at == heard.speech_ended_at
+    assert 0.2 < ended - offered_at < 0.8
+
+
+def test_head_start_must_keep_the_tail_and_come_before_the_endpoint():
+    assert AudioSettings(head_start_ms=0).head_start_ms == 0
+    for bad in (100, 600, 700):
+        with pytest.raises(ValueError, match="head_start_ms"):
+            AudioSettings(head_start_ms=bad)

@@ -99,3 +99,29 @@ def test_installed_seq2seq_model_translates_in_the_turn(isolated_store):
     translation = next(e for e in events if isinstance(e, Translated)).translation
     assert translation.engine == "seq2seq" and translation.model_id == "tiny-m2m" and not translation.curated
     assert translation.text and isinstance(events[-1], Done)
+
+
+def test_head_start_is_taken_over_when_the_same_utterance_ends(pipeline, engines, monkeypatch):
+    turn = Turn(target_lang="en", source_lang="ko", audio=load_audio(KOREAN_CLIP))
+    head_start = pipeline.start_early(turn)
+    assert head_start.wait(timeout=60)
+    calls = []
+    transcribe = engines.recognizer.transcribe
+    monkeypatch.setattr(engines.recognizer, "transcribe", lambda *a, **k: calls.append(1) or transcribe(*a, **k))
+    # The endpointer decides later; the turn it hands over is a new object with the same audio.
+    events = list(pipeline.run(Turn(target_lang="en", source_lang="ko", audio=load_audio(KOREAN_CLIP)), head_start))
+    assert kinds(events) == ["speech-ended", "transcribed", "translated", "speaking", "done"]
+    assert any(isinstance(e, Audio) for e in events)
+    # Recognised once (before the takeover, by the head start), translated to English by Whisper
+    # (no MT model): only that second pass may run after the takeover, and it ran before.
+    assert not calls
+    assert events[-1].result.transcript
+
+
+def test_head_start_on_other_audio_is_dropped(pipeline):
+    audio = load_audio(KOREAN_CLIP)
+    head_start = pipeline.start_early(Turn(target_lang="en", source_lang="ko", audio=audio[: audio.size // 2]))
+    events = list(pipeline.run(Turn(target_lang="en", source_lang="ko", audio=audio), head_start))
+    assert kinds(events) == ["speech-ended", "transcribed", "translated", "speaking", "done"]
+    assert events[0].duration_s == pytest.approx(audio.size / 16_000)
+    assert not head_start.covers(Turn(target_lang="en", source_lang="ko", audio=audio[: audio.size // 2]))

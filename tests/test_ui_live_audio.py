@@ -6,12 +6,16 @@ from PySide6.QtCore import Qt
 from test_audio import pulse  # noqa: F401  (the session fixture: a private PulseAudio daemon)
 from ui_support import open_kiosk, settle
 
+from kiosk.pipeline import HeadStart
 from kiosk.ui.i18n import tr
 
 KOREAN_CLIP = REPO / "assets" / "samples" / "ko_picovoice_test.wav"
 
 
-def test_tap_to_talk_hears_a_turn_shows_the_level_and_answers(qtbot, tmp_path, engines, pulse):  # noqa: F811
+def test_tap_to_talk_hears_a_turn_shows_the_level_and_answers(qtbot, tmp_path, engines, pulse, monkeypatch):  # noqa: F811
+    taken_over = []
+    events = HeadStart.events
+    monkeypatch.setattr(HeadStart, "events", lambda self: taken_over.append(self) or events(self))
     with open_kiosk(tmp_path, engines, audio=True) as kiosk:
         window, controller = kiosk.window, kiosk.controller
         window.start_conversation("en")
@@ -32,6 +36,7 @@ def test_tap_to_talk_hears_a_turn_shows_the_level_and_answers(qtbot, tmp_path, e
         assert turn.translation.isascii() and turn.engine == "whisper"
         assert levels and max(level.rms_dbfs for level in levels) > -40  # the meter saw the voice
         assert "speaking" in kinds  # the English answer went to the loudspeaker
+        assert len(taken_over) == 1  # the turn was begun on the pause before the endpoint
 
         # Hands-free listens again after the answer; a second tap stops it.
         qtbot.waitUntil(lambda: controller.status.kind == "listening", timeout=20_000)

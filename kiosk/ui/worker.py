@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from kiosk import catalog, models
-from kiosk.pipeline import Audio, Done, Event, Failed, Pipeline, Translated, Turn
+from kiosk.pipeline import Audio, Done, Event, Failed, HeadStart, Pipeline, Translated, Turn
 from kiosk.settings import Settings
 from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
 
@@ -201,6 +201,7 @@ class Worker:
         self._warm_total = len(self._warm_steps)
         self._listener = None
         self._listener_mode: ListenMode | None = None
+        self._head_start: HeadStart | None = None  # the first target's turn, begun on a pause
         self._player = None
         self._player_lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -343,27 +344,45 @@ class Worker:
         if request.listen is not None:
             utterance = self._listen(request, control)
             if utterance is None:
+                self._drop_head_start()
                 return
             audio, speech_ended_at = utterance.audio, utterance.speech_ended_at
-        source = request.source_lang
         for index, target in enumerate(request.targets):
             if control.cancel.is_set():
+                self._drop_head_start()
                 return
-            turn = Turn(target_lang=target, source_lang=source, audio=audio, text=request.text,
-                        speech=request.speech, speak=request.speak,
-                        speech_ended_at=speech_ended_at if index == 0 else None)
-            done = self._run(request.job, target, turn, control)
+            turn = self._pipeline_turn(request, target, audio, speech_ended_at if index == 0 else None)
+            head_start = self._head_start if index == 0 else None
+            self._head_start = None
+            done = self._run(request.job, target, turn, control, head_start)
             if done is None:
                 continue
             if index == 0 and request.back_translate and not control.cancel.is_set():
                 self._back_translate(request.job, done)
 
-    def _run(self, job: int, target: str, turn: Turn, control: _JobControl) -> Done | None:
+    @staticmethod
+    def _pipeline_turn(request: TurnRequest, target: str, audio, speech_ended_at: float | None) -> Turn:
+        return Turn(target_lang=target, source_lang=request.source_lang, audio=audio, text=request.text,
+                    speech=request.speech, speak=request.speak, speech_ended_at=speech_ended_at)
+
+    def _start_early(self, request: TurnRequest, so_far) -> None:
+        """On a pause in live speech: begin the first target's turn (kiosk.pipeline.HeadStart)."""
+        self._drop_head_start()
+        turn = self._pipeline_turn(request, request.targets[0], so_far.audio, so_far.speech_ended_at)
+        self._head_start = Pipeline(self.engines).start_early(turn)
+
+    def _drop_head_start(self) -> None:
+        if self._head_start is not None:
+            self._head_start.drop()
+            self._head_start = None
+
+    def _run(self, job: int, target: str, turn: Turn, control: _JobControl,
+             head_start: HeadStart | None = None) -> Done | None:
         """Run one pipeline turn, forwarding its events and playing its audio as it streams."""
         outcome: list[Done] = []
 
         def chunks() -> Iterator[SpeechChunk]:
-            for event in Pipeline(self.engines).run(turn):
+            for event in Pipeline(self.engines).run(turn, head_start):
                 if control.cancel.is_set():
                     return
                 if isinstance(event, Audio):
@@ -434,7 +453,8 @@ class Worker:
                 self._drop_player()  # the next player's echo guard mutes this microphone
             self._emit(ListeningStarted(request.job, request.listen))
             utterance = self._listener.listen(cancel=control.cancel, released=control.released,
-                                              timeout_s=LISTEN_TIMEOUT_S)
+                                              timeout_s=LISTEN_TIMEOUT_S,
+                                              on_pause=lambda so_far: self._start_early(request, so_far))
         except AudioDeviceError as error:
             log.warning("microphone failed: %s", type(error).__name__)
             self._close_listener()
