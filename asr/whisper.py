@@ -95,16 +95,22 @@ class WhisperRecognizer:
         except Exception as error:  # ctranslate2/tokenizers raise RuntimeError, ValueError, OSError...
             raise RecognizerError(f"cannot load the Whisper model in {self.model_dir}: {error}") from None
         self.languages = frozenset(self._model.supported_languages)
-        self._decoding = self._decoding_options()
+        self._decoding_for: WhisperOptions | None = None
         self._to_simplified = None
         if options.chinese_script == "simplified":
             import opencc
 
             self._to_simplified = opencc.OpenCC("t2s")
 
-    def _decoding_options(self) -> TranscriptionOptions:
-        """faster-whisper's ``transcribe`` defaults, with the kiosk's beam, fallback and thresholds."""
-        o = self.options
+    @property
+    def decoding(self) -> TranscriptionOptions:
+        """faster-whisper's ``transcribe`` defaults, with the kiosk's beam, fallback and thresholds
+        (built again when ``options`` is replaced)."""
+        if self._decoding_for is not self.options:
+            self._decoding_options, self._decoding_for = self._build_decoding(self.options), self.options
+        return self._decoding_options
+
+    def _build_decoding(self, o: WhisperOptions) -> TranscriptionOptions:
         tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en")
         return TranscriptionOptions(
             beam_size=o.beam_size, best_of=5, patience=1.0, length_penalty=1.0, repetition_penalty=1.0,
@@ -122,7 +128,7 @@ class WhisperRecognizer:
         tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE) / SAMPLE_RATE).astype(np.float32)
         features = self._model.feature_extractor(tone)
         tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en")
-        for _ in self._model.generate_segments(features, tokenizer, self._decoding, False,
+        for _ in self._model.generate_segments(features, tokenizer, self.decoding, False,
                                                encoder_output=self._encode_first_window(features)):
             pass
 
@@ -155,7 +161,7 @@ class WhisperRecognizer:
         else:
             probability = 1.0
         tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task=task, language=language)
-        segments = self._model.generate_segments(features, tokenizer, self._decoding, False, encoder_output=encoder_output)
+        segments = self._model.generate_segments(features, tokenizer, self.decoding, False, encoder_output=encoder_output)
         output_language = "en" if task == "translate" else language
         kept = tuple(self._guarded(segments, output_language))
         text = "".join(s.text for s in kept).strip()

@@ -309,7 +309,7 @@ class _Capture:
         _close_stream(self._stream, abort=True)
 
 
-class _StreamingVad:
+class StreamingVad:
     """faster-whisper's Silero VAD run one 32 ms frame at a time, its recurrent state carried over.
 
     Fed frame by frame this gives the same probabilities as ``SileroVADModel`` on the whole clip.
@@ -333,14 +333,14 @@ class _StreamingVad:
         return float(np.asarray(prob).reshape(-1)[0])
 
 
-class _Segmenter:
+class Segmenter:
     """Turns native-rate blocks into one utterance: resample, VAD per frame, pre-roll, end of speech.
 
     Hands-free records from the first speech frame (plus the pre-roll) until ``end_silence_ms``
     of silence; push-to-talk records everything and only tracks where speech was.
     """
 
-    def __init__(self, settings: AudioSettings, rate: int, vad: _StreamingVad) -> None:
+    def __init__(self, settings: AudioSettings, rate: int, vad: StreamingVad) -> None:
         self.settings = settings
         self._rate = rate
         self._vad = vad
@@ -507,7 +507,7 @@ class Listener:
         # Why the microphone is unusable right now, for the staff status line; None when it works.
         self.device_error: str | None = None
         self._capture: _Capture | None = None
-        self._vad: _StreamingVad | None = None
+        self._vad: StreamingVad | None = None
         self._muted_until = 0.0
         self._closed = threading.Event()
         self._listening = threading.Lock()
@@ -545,8 +545,8 @@ class Listener:
                 return None
             capture = self._ensure_capture()
             if self._vad is None:
-                self._vad = _StreamingVad()
-            segmenter = _Segmenter(self.settings, capture.rate, self._vad)
+                self._vad = StreamingVad()
+            segmenter = Segmenter(self.settings, capture.rate, self._vad)
             meter = _LevelMeter(capture.rate)
             backlog = capture.recent(self.settings.pre_roll_ms / 1000)
             released_at = None

@@ -119,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, metavar="T", help="CPU threads for ASR and MT (default: all cores)")
     p.add_argument("--quick", action="store_true", help="fewer clips (for CI)")
     p.add_argument("--detect-language", action="store_true", help="detect the source language instead of forcing it")
-    p.add_argument("--levers", action="store_true", help="also measure ASR beam/language-detection and MT beam variants")
+    p.add_argument("--levers", action="store_true",
+                   help="also measure each speed lever: ASR window, beam and language detection, MT beam, head start")
+    p.add_argument("--no-head-start", action="store_true", help="do not begin turns on a pause (see README, Speed)")
     p.add_argument("--profile", action="store_true", help="cProfile the pipeline turns and report the top entries")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown report to FILE")
     p.add_argument("--json", action="store_true", help="print the JSON report")

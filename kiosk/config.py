@@ -50,6 +50,8 @@ class KioskConfig:
     speech_rate: float = 1.0
     volume: float = 1.0
     pin_hash: str | None = None
+    # Writes each finished turn's text to <data dir>/transcripts/ (kiosk.transcripts); off by default.
+    keep_transcripts: bool = False
 
     @property
     def has_pin(self) -> bool:
@@ -140,6 +142,7 @@ _KEYS = (
     _Key("speech", "rate", "speech_rate", _number_in(*SPEECH_RATE_RANGE, whole=False)),
     _Key("speech", "volume", "volume", _number_in(*VOLUME_RANGE, whole=False)),
     _Key("staff", "pin_hash", "pin_hash", _pin_hash, lambda v: v or ""),
+    _Key("privacy", "keep_transcripts", "keep_transcripts", _flag),
 )
 _PAIR_TABLE, _PAIR_NAME = "languages", "default_pair"
 

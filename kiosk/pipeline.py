@@ -21,6 +21,7 @@ from asr import Transcript
 from kiosk import catalog
 from kiosk.engines import Engines
 from kiosk.errors import BadInput, KioskError, ModelMissing
+from kiosk.memory import release_free_memory
 from mt import Translation
 from mt import InvalidInputError
 from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
@@ -134,12 +135,13 @@ class Pipeline:
         With a ``head_start`` begun on the same audio, its events are taken over instead
         of doing the work again; a head start on other audio is dropped.
         """
-        if head_start is not None:
-            if head_start.covers(turn):
-                yield from head_start.events()
-                return
-            head_start.drop()
-        yield from self._run(turn)
+        if head_start is not None and head_start.covers(turn):
+            yield from head_start.events()
+        else:
+            if head_start is not None:
+                head_start.drop()
+            yield from self._run(turn)
+        release_free_memory()
 
     def _run(self, turn: Turn) -> Iterator[Event]:
         start = turn.speech_ended_at if turn.speech_ended_at is not None else time.monotonic()

@@ -133,9 +133,9 @@ class Session:
         return next((turn for turn in reversed(self._turns) if turn.side == side and turn.state != "retracted"), None)
 
     def apply(self, turn_id: int, event: Event) -> TurnRecord | None:
-        """Record what a pipeline event says about a turn; unknown or retracted turns are ignored."""
+        """Record what a pipeline event says about a turn; unknown, retracted or ended turns are ignored."""
         turn = self.find(turn_id)
-        if turn is None or turn.state == "retracted":
+        if turn is None or turn.state in ("retracted", "done", "failed"):
             return None
         if isinstance(event, Transcribed):
             turn.original = event.transcript.text

@@ -504,11 +504,11 @@ def latencies() -> list[float]:
 def test_streaming_vad_matches_faster_whisper_on_the_whole_clip():
     from faster_whisper.vad import get_vad_model
 
-    from kiosk.audio import _StreamingVad
+    from kiosk.audio import StreamingVad
 
     clip = load_audio(clip_path(ENGLISH_CLIP))
     clip = clip[: clip.size // 512 * 512]
-    vad = _StreamingVad()
+    vad = StreamingVad()
     streamed = [vad(clip[i:i + 512]) for i in range(0, clip.size, 512)]
     # The whole-clip model silences the last frame's final 64 samples (in place), so that frame differs.
     whole = get_vad_model()(clip.copy()).reshape(-1)

@@ -49,6 +49,8 @@ volume = 0.8
 [staff]
 pin_hash = "1234"
 colour = "blue"
+[privacy]
+keep_transcripts = 1
 """)
     loaded = load(path)
     problems = "\n".join(loaded.problems)
@@ -58,6 +60,7 @@ colour = "blue"
     assert "speech.rate: expected a number from 0.5 to 1.5, got 3.0; using 1.0" in problems
     assert "staff.pin_hash: expected a hash written by the staff panel" in problems
     assert "staff.colour: unknown key; ignored" in problems
+    assert "privacy.keep_transcripts: expected true or false, got 1; using False" in problems
     good = loaded.config
     assert good.enabled_languages == ("ko", "en", "vi") and good.volume == 0.8  # valid keys still apply
     assert (good.idle_timeout_s, good.demo_mode, good.speech_rate, good.pin_hash) == (90, False, 1.0, None)

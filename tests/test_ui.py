@@ -293,3 +293,45 @@ def test_talk_button_works_from_the_keyboard(qtbot, tmp_path, engines, key):
         qtbot.keyClick(talk, key)
         status = kiosk.window.conversation.panels["officer"].status_text
         qtbot.waitUntil(lambda: status.text() == tr("ko", "error.no-microphone"), timeout=10_000)
+
+
+def test_a_worker_error_ends_the_turn_kindly_and_the_kiosk_goes_on(qtbot, tmp_path, engines, monkeypatch):
+    from kiosk.ui.worker import Worker
+
+    with open_kiosk(tmp_path, engines) as kiosk:
+        kiosk.window.start_conversation("en")
+        working = Worker._run
+
+        def broken(self, *args, **kwargs):
+            raise RuntimeError("injected: the resident's words")
+
+        monkeypatch.setattr(Worker, "_run", broken)
+        kiosk.controller.say_text("resident", "Where is the restroom?")
+        settle(kiosk, qtbot)
+        [turn] = kiosk.controller.session.turns
+        assert turn.state == "failed" and turn.error_kind == "internal"
+        assert kiosk.window.conversation.panels["resident"].status_text.text() == tr("en", "error.internal")
+
+        monkeypatch.setattr(Worker, "_run", working)
+        kiosk.controller.say_text("resident", "Where is the restroom?")
+        settle(kiosk, qtbot)
+        assert kiosk.controller.session.turns[-1].state == "done"
+
+
+@pytest.mark.qt_no_exception_capture
+def test_an_error_in_the_gui_thread_exits_non_zero_for_the_supervisor(qtbot, tmp_path, engines, monkeypatch):
+    import sys
+
+    from PySide6.QtCore import QTimer
+
+    from kiosk.ui.app import FATAL_EXIT_CODE, exit_on_uncaught_error
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    with open_kiosk(tmp_path, engines) as kiosk:
+        exit_on_uncaught_error(kiosk)
+
+        def broken_slot() -> None:
+            raise RuntimeError("injected")
+
+        QTimer.singleShot(0, broken_slot)
+        assert kiosk.app.exec() == FATAL_EXIT_CODE

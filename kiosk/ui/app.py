@@ -97,12 +97,29 @@ def run(demo: bool = False, fullscreen: bool = False) -> int:
     if (fullscreen or loaded.config.kiosk_lock) and not loaded.config.has_pin:
         log.warning("kiosk lock without a staff PIN: the first person to open the staff panel chooses it")
     kiosk = build(loaded, audio=True, warm_up=True, demo=demo, locked=fullscreen)
+    exit_on_uncaught_error(kiosk)
     if not kiosk.window.locked:
         kiosk.window.showMaximized()
     try:
         return kiosk.app.exec()
     finally:
         kiosk.worker.shutdown()
+
+
+FATAL_EXIT_CODE = 70  # EX_SOFTWARE: the supervisor (packaging/kiosk.service) starts a fresh kiosk
+
+
+def exit_on_uncaught_error(kiosk: Kiosk) -> None:
+    """An error that escapes the GUI thread leaves the window in an unknown state: end the event
+    loop with ``FATAL_EXIT_CODE`` rather than go on half-broken. Worker errors never get here: the
+    worker ends that one turn with a friendly message."""
+
+    def fatal(kind, error, trace) -> None:
+        # The kind only: the message may quote what somebody said.
+        log.critical("fatal error in the GUI thread: %s", kind.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+        kiosk.app.exit(FATAL_EXIT_CODE)
+
+    sys.excepthook = fatal
 
 
 def _phrase(key: str):

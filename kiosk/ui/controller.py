@@ -16,8 +16,9 @@ from typing import Literal
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from kiosk import transcripts
 from kiosk.config import KioskConfig
-from kiosk.pipeline import Failed, Speaking, Transcribed, Translated
+from kiosk.pipeline import Done, Failed, Speaking, Transcribed, Translated
 from kiosk.session import Origin, Session, Side, Statistics, other_side
 from kiosk.ui.worker import (
     BackTranslated,
@@ -343,6 +344,14 @@ class Controller(QObject):
             self._set_status(Status("speaking", other_side(job.side)))
         elif isinstance(event, Failed):
             self._set_status(Status("error", job.side, message=f"error.{turn.error_kind}"))
+        elif isinstance(event, Done) and self.config.keep_transcripts:
+            self._keep_transcript(turn)
+
+    def _keep_transcript(self, turn) -> None:
+        try:
+            transcripts.append(turn)
+        except OSError as error:  # the conversation goes on; staff see the problem in the log
+            log.warning("cannot keep the transcript: %s", error.strerror or type(error).__name__)
 
     def _on_job_finished(self, job_id: int, job: _Job) -> None:
         self._forget(job_id)

@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal
 
@@ -21,9 +22,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from kiosk import catalog, models
+from kiosk.memory import release_free_memory
 from kiosk.pipeline import Audio, Done, Event, Failed, HeadStart, Pipeline, Translated, Turn
 from kiosk.settings import Settings
-from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
+from tts import SpeechChunk, SynthesisConfig
 
 log = logging.getLogger(__name__)
 
@@ -268,10 +270,13 @@ class Worker:
         return self._engines
 
     def _warm_up_steps(self, languages: tuple[str, ...]) -> list[Callable[[], None]]:
+        voices_loaded: list[Future] = []
+
         def verification() -> None:
             # Models failing their sha256 are refused before anything loads; staff see which.
             models.startup_check()
             self._emit(ModelsChecked(model_rows(full=False), full=False))
+            voices_loaded.append(self.engines.warm_up_voices_in_background(languages))
 
         def translation() -> None:
             for translator in self.engines.router.translators:
@@ -281,10 +286,9 @@ class Worker:
             self.engines.recognizer.warm_up()
 
         def voices() -> None:
-            for language in languages:
-                voice = self.engines.voice(language)
-                if not isinstance(voice, SpeechUnavailable):
-                    voice.warm_up()
+            for loading in voices_loaded:  # none if verification failed: voices then load on first use
+                loading.result()
+            release_free_memory()
 
         return [verification, translation, speech, voices]
 
@@ -304,7 +308,10 @@ class Worker:
                 log.error("worker command %s failed: %s", type(command).__name__, type(error).__name__,
                           exc_info=log.isEnabledFor(logging.DEBUG))
                 if isinstance(command, (TurnRequest, SpeakRequest)):
-                    self._emit(TurnEvent(command.job, "", Failed(0.0, "internal error", "internal", 1)))
+                    # Every target's turn ends with the friendly message; those already done keep their answer.
+                    targets = command.targets if isinstance(command, TurnRequest) else (command.lang,)
+                    for target in targets:
+                        self._emit(TurnEvent(command.job, target, Failed(0.0, "internal error", "internal", 1)))
             finally:
                 if isinstance(command, (TurnRequest, SpeakRequest)):
                     with self._controls_lock:
