@@ -6,12 +6,13 @@ short clip. The recognizer trims non-speech with faster-whisper's Silero VAD fir
 language detection to the languages the conversation can be in, decodes each segment on its
 own (no conditioning on previous text) and drops segments that look like hallucinations.
 
-Speed: Whisper pads every input to a 30 s window, and on a CPU the encoder is most of the
-cost of a short utterance (whisper-base int8, 2 threads: 1.19 s for the 30 s window, 0.23 s
-for 10 s). The recognizer encodes a short utterance once, in a window of the speech plus
-``window_pad_s`` (at least ``min_window_s``), uses that encoding for language detection too,
-and hands it to faster-whisper's own segment decoder. On the 59 test clips this kept the
-error rates of the 30 s window (see README, "Speed") at 2.4 times the speed.
+Speed: the recognizer encodes the audio once and uses that encoding for language detection
+too. Whisper pads every input to a 30 s window, and on a CPU the encoder is most of the cost of
+a short utterance (whisper-base int8, 2 threads: 1.19 s for 30 s, 0.23 s for 10 s);
+``min_window_s`` encodes short speech in a window of the speech plus ``window_pad_s`` instead.
+It is off by default: on the test clips its mean error rates matched the 30 s window, but short
+hard clips became fragile (resampled or quieter copies of two 2.3 s Mandarin clips: worst CER
+1.0, an empty transcript, against 0.14 with the 30 s window). See README, "Speed".
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class WhisperOptions:
     cpu_threads: int = 2
     beam_size: int = 5
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
-    # The encoder window for speech shorter than 30 s; None encodes Whisper's full 30 s window.
+    # A shorter encoder window for short speech (None: Whisper's own 30 s); see the module doc.
     # Without room after the speech Whisper loops, hence the pad.
-    min_window_s: float | None = 10.0
+    min_window_s: float | None = None
     window_pad_s: float = 2.0
     # Whisper's own per-window skip rule: no_speech_prob above AND avg_logprob below.
     no_speech_threshold: float = 0.6
