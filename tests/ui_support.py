@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +24,12 @@ def open_kiosk(tmp_path: Path, engines=None, *, size=(1280, 800), demo=False, lo
     kiosk = build(loaded, audio=audio, warm_up=False, engines=engines, demo=demo, locked=locked, pin_gate=pin_gate)
     kiosk.window.resize(*size)
     kiosk.window.show()
+    # Talk buttons stay disabled until the worker's "engines ready" reaches the GUI thread; a key
+    # pressed before that is dropped by Qt (seen once on a loaded CI machine).
+    deadline = time.monotonic() + 30
+    while not kiosk.controller.engines_ready and time.monotonic() < deadline:
+        kiosk.app.processEvents()
+        time.sleep(0.005)
     kiosk.app.processEvents()
     try:
         yield kiosk
