@@ -162,6 +162,21 @@ class Background:
         return self._box.get(timeout=timeout)
 
 
+def waveform_match(heard: np.ndarray, clip: np.ndarray) -> float:
+    """How much of ``clip`` ``heard`` holds, as the peak cross-correlation normalised by the whole
+    clip: 1.0 when all of it came through unchanged but for level and delay, less when a part is
+    missing or distorted (independent of any recogniser)."""
+    size = heard.size + clip.size
+    correlation = np.fft.irfft(np.fft.rfft(heard, size) * np.conj(np.fft.rfft(clip, size)), size)
+    lag = int(np.argmax(np.abs(correlation)))
+    lag = lag - size if lag > heard.size else lag  # a negative lag: heard starts inside the clip
+    overlap_heard = heard[max(lag, 0): max(lag, 0) + clip.size]
+    overlap_clip = clip[max(-lag, 0): max(-lag, 0) + overlap_heard.size]
+    overlap_heard = overlap_heard[: overlap_clip.size]
+    denominator = float(np.linalg.norm(overlap_heard) * np.linalg.norm(clip)) or 1.0
+    return abs(float(np.dot(overlap_heard, overlap_clip))) / denominator
+
+
 def until_played(paplay: subprocess.Popen, timeout: float = 30) -> float:
     """Wait for paplay to end; it exits a little after its last sample reached the sink."""
     paplay.wait(timeout=timeout)
@@ -269,7 +284,7 @@ def test_listen_keeps_going_without_hearing_itself_and_survives_a_lost_microphon
     assert "Traceback" not in kiosk.stderr
 
 
-def test_two_utterances_make_two_turns(pulse, recognizer, tmp_path):
+def test_two_utterances_make_two_turns(pulse, tmp_path):
     clips = [load_audio(clip_path(name)) for name in CHINESE_CLIPS]
     wav = write_wav(tmp_path / "two.wav", clips[0], silence(1.5), clips[1])
     levels = []
@@ -280,11 +295,11 @@ def test_two_utterances_make_two_turns(pulse, recognizer, tmp_path):
         second = listener.listen(timeout_s=10)
         until_played(playing)
         third = listener.listen(timeout_s=1)
-    assert first is not None and second is not None and third is None
+    heard_s = [None if u is None else round(u.audio.size / RATE, 2) for u in (first, second, third)]
+    assert first is not None and second is not None and third is None, heard_s
     for heard, clip in zip((first, second), clips):
-        assert not heard.truncated and 1.5 < heard.audio.size / RATE < 4
-        expected = recognizer.transcribe(clip, language="zh").text
-        assert error_rate(expected, recognizer.transcribe(heard.audio, language="zh").text, "zh") <= 0.2
+        assert not heard.truncated and 1.5 < heard.audio.size / RATE < 4, heard_s
+        assert waveform_match(heard.audio, clip) >= 0.95
     assert first.speech_ended_at < second.speech_ended_at
     hints = [level.hint for level in levels]
     assert hints.count("ok") >= 0.95 * len(hints) and len(levels) > 3 * 20  # speech at a good level
@@ -366,7 +381,7 @@ def test_listen_without_a_microphone_says_so_in_one_line(pulse, kiosk_cli):
     assert result.stderr.strip().splitlines()[-1].startswith("kiosk: ") and "Traceback" not in result.stderr
 
 
-def test_push_to_talk_records_until_released(pulse, recognizer, tmp_path):
+def test_push_to_talk_records_until_released(pulse, tmp_path):
     clip = load_audio(clip_path(CHINESE_CLIPS[1]))
     wav = write_wav(tmp_path / "clip.wav", clip)
     released = threading.Event()
@@ -382,8 +397,7 @@ def test_push_to_talk_records_until_released(pulse, recognizer, tmp_path):
         assert isinstance(heard, Utterance) and not heard.truncated
         assert heard.audio.size / RATE == pytest.approx(released_at - pressed_at + 0.3, abs=0.35)
         assert heard.speech_ended_at < done_at
-        expected = recognizer.transcribe(clip, language="zh").text
-        assert error_rate(expected, recognizer.transcribe(heard.audio, language="zh").text, "zh") <= 0.2
+        assert waveform_match(heard.audio, clip) >= 0.95
 
         released.clear()
         tap = Background(listener, released=released, timeout_s=10)
