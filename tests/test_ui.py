@@ -335,3 +335,16 @@ def test_an_error_in_the_gui_thread_exits_non_zero_for_the_supervisor(qtbot, tmp
 
         QTimer.singleShot(0, broken_slot)
         assert kiosk.app.exec() == FATAL_EXIT_CODE
+
+
+def test_start_up_model_check_before_the_staff_settings_exist(qtbot, tmp_path, engines):
+    """The start-up model check answers before anyone opens the staff settings (it used to crash
+    ``kiosk run`` 8-10 s after start); its rows appear once the settings are opened."""
+    from kiosk.ui.worker import ModelRow, ModelsChecked
+
+    row = ModelRow("whisper-base", "Whisper base", "asr", "MIT", "PyPI", "installed")
+    with open_kiosk(tmp_path, engines) as kiosk:
+        staff = kiosk.window.staff
+        staff.show_models(ModelsChecked((row,), full=False))
+        staff.open_settings()
+        assert any("Whisper base" in label.text() for label in staff._model_rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -98,12 +99,42 @@ def run(demo: bool = False, fullscreen: bool = False) -> int:
         log.warning("kiosk lock without a staff PIN: the first person to open the staff panel chooses it")
     kiosk = build(loaded, audio=True, warm_up=True, demo=demo, locked=fullscreen)
     exit_on_uncaught_error(kiosk)
+    close_on_stop_signals(kiosk)
     if not kiosk.window.locked:
-        kiosk.window.showMaximized()
+        show_filling_screen(kiosk.window)
     try:
         return kiosk.app.exec()
     finally:
         kiosk.worker.shutdown()
+
+
+def show_filling_screen(window) -> None:
+    """Maximised under a window manager; without one (a bare X session, common on kiosk PCs)
+    maximising does nothing, so the window is first given the whole screen itself."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        window.setGeometry(screen.availableGeometry())
+    window.showMaximized()
+
+
+def close_on_stop_signals(kiosk: Kiosk) -> None:
+    """SIGTERM (systemd stopping the unit) and SIGINT (Ctrl+C) close the kiosk as Quit does: the
+    conversation is erased, the worker stopped, and the exit code is 0."""
+    from PySide6.QtCore import QTimer
+
+    def stop(signum: int, _frame) -> None:
+        log.info("%s: closing", signal.Signals(signum).name)
+        kiosk.window.quit_kiosk()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # Python runs a signal handler only when the interpreter gets control; Qt's event loop is C++,
+    # so a short timer hands it control a few times a second.
+    poll = QTimer(kiosk.window)  # owned by the window
+    poll.timeout.connect(lambda: None)
+    poll.start(200)
 
 
 FATAL_EXIT_CODE = 70  # EX_SOFTWARE: the supervisor (packaging/kiosk.service) starts a fresh kiosk

@@ -277,6 +277,8 @@ class Controller(QObject):
             self.engines_progress.emit(message.step, message.steps)
             return
         if isinstance(message, EnginesReady):
+            if not self.engines_ready:
+                log.info("engines ready")
             self.engines_ready = True
             self.engines_progress.emit(1, 1)
             if self.status.kind == "loading":

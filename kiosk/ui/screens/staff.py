@@ -54,6 +54,10 @@ class StaffScreen(Screen):
         layout.addWidget(self.stack, 1)
         self.stack.addWidget(self._build_pin_stage())
         self._settings_built = False  # built on first use: it is most of the widgets, rarely seen
+        # The start-up model check usually answers before anyone opens the settings: keep its
+        # answer and render it when they are built.
+        self._models_checked: ModelsChecked | None = None
+        self._model_rows: list[Label] = []
 
     # --- the PIN --------------------------------------------------------------------------
 
@@ -195,7 +199,6 @@ class StaffScreen(Screen):
         actions.addWidget(self.save_button)
         actions.addWidget(self.quit_button)
         stage_layout.addLayout(actions)
-        self._model_rows: list[Label] = []
         return stage
 
     def open_settings(self) -> None:
@@ -204,6 +207,8 @@ class StaffScreen(Screen):
             self.stack.addWidget(self._build_settings_stage())
             self._settings_built = True
             self._retranslate_settings(self._lang)
+            if self._models_checked is not None:
+                self.show_models(self._models_checked)
             refresh_fonts(self)
         self._stage = "settings"
         self.stack.setCurrentIndex(1)
@@ -297,6 +302,9 @@ class StaffScreen(Screen):
                                 else tr(lang, "staff.no_devices"))
 
     def show_models(self, checked: ModelsChecked) -> None:
+        self._models_checked = checked
+        if not self._settings_built:
+            return
         lang = self._lang
         for label in self._model_rows:
             discard(label)
