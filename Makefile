@@ -10,7 +10,8 @@ KIOSK := $(VENV)/bin/kiosk
 APT_PACKAGES := espeak-ng libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins \
 	fonts-noto-cjk fonts-noto-core fontconfig pocketsphinx-testdata systemd \
 	libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
-	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xkb1
+	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xkb1 \
+	xvfb xdotool imagemagick dbus-daemon at-spi2-core python3-pyatspi
 PYTEST_ARGS ?=
 
 .PHONY: run test bench apt models clean
