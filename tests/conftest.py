@@ -42,6 +42,17 @@ def speech_clips() -> list[Clip]:
         ]
 
 
+def find_clip(description: str, predicate) -> Clip:
+    """The first shared clip that matches, or a skip (no shared data) / failure (clip gone) that says which."""
+    clips = speech_clips()
+    if not clips:
+        pytest.skip(f"../shared/data/speech is not beside the checkout (wanted: {description})")
+    for clip in clips:
+        if predicate(clip):
+            return clip
+    pytest.fail(f"../shared/data/speech has no {description}; the manifest changed?")
+
+
 def librivox_clips() -> list[Clip]:
     clips = []
     transcription = LIBRIVOX_DIR / "transcription"
@@ -70,8 +81,38 @@ def error_rate(reference: str, hypothesis: str, lang: str) -> float:
     return jiwer.wer(ref, hyp) if hyp else 1.0
 
 
+# The store, config and catalogue a user may have set up are never read by the suite.
+_USER_ENVIRONMENT = ("KIOSK_DATA_DIR", "KIOSK_CONFIG_DIR", "KIOSK_SYSTEM_STORES", "KIOSK_CATALOG")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_model_store(tmp_path_factory) -> Path:
+    """A model store of the suite's own, holding only the embedded defaults (assembled from their
+    PyPI packages, as ``make`` does for a user), with no system store and an empty config dir.
+
+    It is set in the environment, so the engines fixture and every process a test starts (the
+    CLI, ``kiosk run``) use it; a model the user pulled cannot change what the tests see.
+    """
+    from kiosk import catalog, models
+
+    saved = {name: os.environ.get(name) for name in _USER_ENVIRONMENT}
+    data_dir = tmp_path_factory.mktemp("kiosk-data")
+    os.environ["KIOSK_DATA_DIR"] = str(data_dir)
+    os.environ["KIOSK_CONFIG_DIR"] = str(tmp_path_factory.mktemp("kiosk-config"))
+    os.environ["KIOSK_SYSTEM_STORES"] = ""
+    os.environ.pop("KIOSK_CATALOG", None)
+    catalog.models.cache_clear()
+    models.ensure_defaults()
+    yield models.user_store()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
-def engines():
+def engines(hermetic_model_store):
     from kiosk.engines import Engines
 
     return Engines()
@@ -111,11 +152,9 @@ def kiosk_cli():
 
 
 @pytest.fixture
-def isolated_store(tmp_path, monkeypatch):
-    """A fresh KIOSK_DATA_DIR holding links to the installed default models only."""
-    from kiosk import models
-
-    real = models.user_store()
+def isolated_store(tmp_path, monkeypatch, hermetic_model_store):
+    """A fresh KIOSK_DATA_DIR of this test's own, holding links to the embedded default models."""
+    real = hermetic_model_store
     data_dir = tmp_path / "kiosk-data"
     store = data_dir / "models"
     store.mkdir(parents=True)

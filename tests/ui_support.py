@@ -31,6 +31,9 @@ def open_kiosk(tmp_path: Path, engines=None, *, size=(1280, 800), demo=False, lo
         kiosk.app.processEvents()
         time.sleep(0.005)
     kiosk.app.processEvents()
+    if not kiosk.controller.engines_ready:
+        kiosk.close()
+        raise AssertionError("the worker did not report 'engines ready' within 30 s")
     try:
         yield kiosk
     finally:
