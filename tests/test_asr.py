@@ -1,18 +1,42 @@
 """Whisper on real recordings: accuracy per language, language id, and the hallucination guards."""
 
 import dataclasses
+import unicodedata
 from statistics import mean
 
 import numpy as np
 import pytest
 
 from asr.audio import load_audio
-from conftest import error_rate, librivox_clips, speech_clips
+from conftest import error_rate, find_clip, librivox_clips, speech_clips
 from kiosk.catalog import LANGUAGE_CODES
 
-# Mean error per language that whisper-base (int8, beam 5) meets on ../shared/data/speech,
-# with a margin; measured figures are in the README. WER for ru/en, CER for ko/zh/ja.
-MEAN_ERROR_BOUND = {"ko": 0.12, "zh": 0.25, "ja": 0.25, "en": 0.15, "ru": 0.35}
+# Mean error per language that whisper-base (int8, beam 5, language detected among the 13)
+# meets on ../shared/data/speech, for the languages with at least 3 clips. WER for en/ru/vi,
+# CER for ko/zh/ja. int8 decoding differs by CPU, so each bound holds on the three CPUs
+# measured (README, "Languages"). Rule: bound = the worst of the three means + a margin,
+# rounded up to the next 0.01; margin 0.05 for en/ko/zh/ja (10-17 clips, means within 0.015
+# of each other across CPUs) and 0.15 for ru/vi (3 and 5 clips: one ru clip moved by 0.25
+# between CPUs and the ru mean by 0.14).
+MEAN_ERROR_BOUND = {
+    "en": 0.11,  # measured 0.053 AMD EPYC, 0.039 Intel 2.0 GHz, 0.046 Intel 2.6 GHz; margin +0.057
+    "ko": 0.13,  # measured 0.069 AMD EPYC, 0.073 Intel 2.0 GHz, 0.069 Intel 2.6 GHz; margin +0.057
+    "zh": 0.21,  # measured 0.156 AMD EPYC, 0.144 Intel 2.0 GHz, 0.156 Intel 2.6 GHz; margin +0.054
+    "ja": 0.23,  # measured 0.180 AMD EPYC, 0.168 Intel 2.0 GHz, 0.180 Intel 2.6 GHz; margin +0.050
+    "ru": 0.48,  # measured 0.278 AMD EPYC (2 clips), 0.324 Intel 2.0 GHz, 0.185 Intel 2.6 GHz; margin +0.156
+    "vi": 0.49,  # measured 0.331 Intel 2.0 GHz, 0.331 Intel 2.6 GHz; margin +0.159
+}
+# Too few clips for a mean: each clip is checked for being recognised at all.
+THAI_CER_BOUND = 0.6  # measured 0.421 Intel 2.0 GHz, 0.458 Intel 2.6 GHz (1 clip); margin +0.142
+# Known limitations of whisper-base, asserted as they are today so that a change shows up.
+# Unicode blocks of the script each language is written in.
+ROMANISED = {"km": ("Khmer", ((0x1780, 0x17FF), (0x19E0, 0x19FF))), "ne": ("Devanagari", ((0x0900, 0x097F),))}
+THAI_BLOCKS = ((0x0E00, 0x0E7F),)
+UZBEK_MIN_WER = 0.8  # measured 1.05 Intel 2.0 GHz, 1.255 Intel 2.6 GHz (3 clips)
+
+
+def in_blocks(char: str, blocks) -> bool:
+    return any(lo <= ord(char) <= hi for lo, hi in blocks)
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +57,48 @@ def test_librivox_english_wer(recognizer):
 @pytest.mark.parametrize("lang", sorted(MEAN_ERROR_BOUND))
 def test_error_rate_per_language(shared_results, lang):
     errors = [error_rate(c.transcript, t.text, lang) for c, t in shared_results if c.lang == lang]
-    assert errors
+    assert len(errors) >= 3, f"a mean bound needs at least 3 {lang} clips"
     assert mean(errors) <= MEAN_ERROR_BOUND[lang], [round(e, 3) for e in errors]
 
 
+def test_thai_is_recognised_in_thai_script(shared_results):
+    thai = [(c, t) for c, t in shared_results if c.lang == "th"]
+    assert thai
+    for clip, transcript in thai:
+        letters = [ch for ch in transcript.text if unicodedata.category(ch)[0] in "LM"]
+        assert letters and all(in_blocks(ch, THAI_BLOCKS) for ch in letters), (clip.path.name, transcript.text)
+        assert error_rate(clip.transcript, transcript.text, "th") <= THAI_CER_BOUND, (clip.path.name, transcript.text)
+
+
+@pytest.mark.parametrize("lang", sorted(ROMANISED))
+def test_khmer_and_nepali_come_out_romanised_known_limitation(shared_results, lang):
+    """Known limitation of whisper-base: Khmer and Nepali speech comes out in Latin letters
+    (or not at all), never in Khmer or Devanagari script. Issue #15 changes it."""
+    script, blocks = ROMANISED[lang]
+    clips = [(c, t) for c, t in shared_results if c.lang == lang]
+    assert clips
+    in_script = [(c.path.name, t.text) for c, t in clips if any(in_blocks(ch, blocks) for ch in t.text)]
+    assert not in_script, f"{script} script came out: the known limitation is gone, update this test"
+
+
+def test_uzbek_is_not_recognised_known_limitation(shared_results):
+    """Known limitation of whisper-base: it does not recognise Uzbek (mean WER 1.05 and 1.26 on
+    the shared clips on two CPUs), and auto-detection never says uz (mostly ru, sometimes en).
+    Issue #15 changes it."""
+    uzbek = [(c, t) for c, t in shared_results if c.lang == "uz"]
+    assert len(uzbek) >= 3
+    errors = [error_rate(c.transcript, t.text, "uz") for c, t in uzbek]
+    assert mean(errors) > UZBEK_MIN_WER, [round(e, 3) for e in errors]
+    assert all(t.language != "uz" for _, t in uzbek), [t.language for _, t in uzbek]
+
+
 def test_language_id_with_candidate_restriction(shared_results):
-    wrong = [(c.path.name, t.language) for c, t in shared_results if c.duration_s >= 3.0 and t.language != c.lang]
+    """Language detection among the 13, where whisper-base knows the language (clips of 3 s or more)."""
+    wrong = [
+        (c.path.name, c.lang, t.language)
+        for c, t in shared_results
+        if c.lang in MEAN_ERROR_BOUND and c.duration_s >= 3.0 and t.language != c.lang
+    ]
     assert not wrong
 
 
@@ -51,14 +111,14 @@ def test_chinese_comes_out_simplified(shared_results):
 
 
 def test_forced_language_and_probability(recognizer):
-    clip = next(c for c in speech_clips() if c.lang == "ja" and c.duration_s > 4)
+    clip = find_clip("Japanese clip longer than 4 s", lambda c: c.lang == "ja" and c.duration_s > 4)
     transcript = recognizer.transcribe(load_audio(clip.path), language="ja")
     assert transcript.language == "ja" and transcript.language_probability == 1.0
     assert error_rate(clip.transcript, transcript.text, "ja") < 0.35
 
 
 def test_whisper_translates_speech_to_english(recognizer):
-    clip = next(c for c in speech_clips() if c.path.name == "picovoice_test_ko.wav")
+    clip = find_clip("picovoice_test_ko.wav", lambda c: c.path.name == "picovoice_test_ko.wav")
     english = recognizer.transcribe(load_audio(clip.path), language="ko", task="translate")
     assert english.task == "translate"
     assert english.text.isascii() and len(english.text.split()) >= 4
@@ -107,5 +167,5 @@ def test_encoder_window_holds_the_speech_with_room_after_it(recognizer, monkeypa
     assert recognizer.window_frames(300) == 1000
     assert recognizer.window_frames(951) == 1152
     assert recognizer.window_frames(2900) == 3000
-    clip = next(c for c in speech_clips() if c.lang == "ja" and c.duration_s > 4)
+    clip = find_clip("Japanese clip longer than 4 s", lambda c: c.lang == "ja" and c.duration_s > 4)
     assert error_rate(clip.transcript, recognizer.transcribe(load_audio(clip.path), language="ja").text, "ja") < 0.35

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import REPO, error_rate, speech_clips
+from conftest import REPO, error_rate, find_clip
 
 CONTRACT_KEYS = {"source_lang", "target_lang", "transcript", "translation", "mt_engine", "voice", "out", "timings"}
 TIMING_KEYS = {"asr_s", "mt_s", "tts_first_audio_s", "total_s"}
@@ -90,7 +90,7 @@ def test_silent_and_broken_audio_exit_2(kiosk_cli, tmp_path):
 
 
 def test_missing_translation_model_exits_3_naming_it(kiosk_cli):
-    clip = next(c for c in speech_clips() if c.lang == "ja")
+    clip = find_clip("Japanese clip", lambda c: c.lang == "ja")
     result = kiosk_cli("translate", clip.path, "--to", "vi", "--json")
     assert result.code == 3
     assert result.json["model_id"] == "m2m100-418m"
