@@ -1,4 +1,5 @@
-"""Speech to text. Qt-free; knows nothing about the kiosk.
+"""Speech to text. Qt-free; knows nothing about the kiosk: imports only ``text`` (sentences,
+normalisation) and third-party libraries, never ``kiosk`` or Qt.
 
 Audio given to a recognizer is 16 kHz mono float32 in [-1, 1]; loading files and
 resampling is the caller's job (see ``asr.audio``).

@@ -1,7 +1,9 @@
-"""Text to text. Qt-free; knows nothing about the kiosk.
+"""Text to text. Qt-free; knows nothing about the kiosk: imports only ``text`` (sentences,
+normalisation) and third-party libraries, never ``kiosk`` or Qt.
 
-Language codes at this interface are ISO 639-1 (``ko``, ``en``, ...). Each engine
-maps them to its own codes (``__ko__`` for M2M-100, ``kor_Hang`` for NLLB-200).
+Language codes at this interface are ISO 639-1 (``ko``, ``en``, ...). Which languages
+exist is the caller's to say (the kiosk's table is assets/languages.toml); each engine maps
+the codes to its own (``__ko__`` for M2M-100, ``kor_Hang`` for NLLB-200).
 """
 
 from __future__ import annotations
@@ -9,11 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, Sequence
-
-# The interface contract (ARCHITECTURE.md): the kiosk's languages, as ISO 639-1 codes.
-LANGUAGES: tuple[str, ...] = (
-    "ko", "en", "zh", "vi", "th", "ru", "ja", "uz", "mn", "ne", "km", "id", "tl",
-)
 
 # "identity": source and target language are the same, so the text is returned as it is.
 Engine = Literal["phrasebook", "seq2seq", "llm", "whisper", "identity", "none"]
@@ -63,7 +60,7 @@ class MTError(Exception):
 
 
 class InvalidInputError(MTError, ValueError):
-    """The caller passed empty text or a language code outside ``LANGUAGES``."""
+    """The caller passed empty text or a language code outside the declared languages."""
 
 
 class UnsupportedPairError(MTError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 import ctranslate2
 import tokenizers
@@ -24,13 +24,6 @@ from .seq2seq import (
     read_model_config,
     read_vocabulary,
 )
-
-# Prompts name languages in English, the language instruction models follow best.
-ENGLISH_NAMES: dict[str, str] = {
-    "ko": "Korean", "en": "English", "zh": "Simplified Chinese", "vi": "Vietnamese",
-    "th": "Thai", "ru": "Russian", "ja": "Japanese", "uz": "Uzbek", "mn": "Mongolian",
-    "ne": "Nepali", "km": "Khmer", "id": "Indonesian", "tl": "Tagalog",
-}
 
 DEFAULT_PROMPT_TEMPLATE = (
     "User: Translate the following {source_language} text into {target_language}. "
@@ -103,14 +96,19 @@ class HuggingFaceTokenizer:
 
 
 class LLMTranslator:
-    """Translation by prompting a CTranslate2 ``Generator``, for the declared ``languages``."""
+    """Translation by prompting a CTranslate2 ``Generator``, for the declared ``languages``.
+
+    ``languages`` maps each declared code to its English name: prompts name languages in
+    English, the language instruction models follow best. The caller owns those names
+    (the kiosk's are in assets/languages.toml).
+    """
 
     engine: Engine = "llm"
 
     def __init__(
         self,
         model_dir: str | Path,
-        languages: Collection[str],
+        languages: Mapping[str, str],
         *,
         model_id: str | None = None,
         options: LLMOptions | None = None,
@@ -118,7 +116,10 @@ class LLMTranslator:
         self.model_dir = Path(model_dir)
         self.model_id = model_id or self.model_dir.name
         self.options = options or LLMOptions()
-        self.languages = frozenset(languages) & ENGLISH_NAMES.keys()
+        if not isinstance(languages, Mapping):
+            raise TypeError("languages must map each language code to its English name")
+        self._names = {code: name for code, name in languages.items() if name}
+        self.languages = frozenset(self._names)
 
         check_model_dir(self.model_dir)
         if len(self.languages) < 2:
@@ -144,8 +145,8 @@ class LLMTranslator:
     def prompt(self, text: str, source_lang: str, target_lang: str) -> str:
         # One line of input, since the answer is read up to the first line break.
         return self.options.prompt_template.format(
-            source_language=ENGLISH_NAMES[source_lang],
-            target_language=ENGLISH_NAMES[target_lang],
+            source_language=self._names[source_lang],
+            target_language=self._names[target_lang],
             text=" ".join(text.split()),
         )
 
@@ -157,7 +158,7 @@ class LLMTranslator:
         answer = self._tokenizer.text(tokens).strip()
         if self.options.stop_at_newline:
             answer = answer.split("\n", 1)[0].strip()
-        label = f"{ENGLISH_NAMES[target_lang]}:"
+        label = f"{self._names[target_lang]}:"
         if answer.casefold().startswith(label.casefold()):
             answer = answer[len(label):].strip()
         return answer

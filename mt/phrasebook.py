@@ -22,27 +22,18 @@ from __future__ import annotations
 
 import logging
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Collection, Mapping
 
-from . import LANGUAGES, PhrasebookError
+from text.normalise import match_key
+
+from . import PhrasebookError
 
 log = logging.getLogger(__name__)
 
 IDENTIFIER_KEY = "key"
-
-
-def normalize(text: str) -> str:
-    """The matching key: NFC, casefolded, without punctuation (Unicode P*) or whitespace.
-
-    Spacing is dropped entirely because speech recognition spaces Korean freely
-    ("맛있나봐요" for "맛있나 봐요") and Chinese, Japanese and Thai have no spaces to match.
-    """
-    folded = unicodedata.normalize("NFC", text).casefold()
-    return "".join(char for char in folded if not unicodedata.category(char).startswith("P") and not char.isspace())
 
 
 @dataclass(frozen=True)
@@ -72,13 +63,17 @@ class Phrasebook:
         for phrase in phrases:
             self._phrases_by_category[phrase.category].append(phrase)
             for lang, text in phrase.texts.items():
-                first = self._index.setdefault((lang, normalize(text)), phrase)
+                first = self._index.setdefault((lang, match_key(text)), phrase)
                 if first is not phrase:
                     log.warning("phrases %s and %s read alike in %s; %s is used", first.id, phrase.id, lang, first.id)
 
     @classmethod
-    def load(cls, directory: str | Path, languages: Collection[str] = LANGUAGES) -> Phrasebook:
-        """Load every ``*.toml`` file in ``directory`` (sorted by name), validating as it goes."""
+    def load(cls, directory: str | Path, languages: Collection[str] | None = None) -> Phrasebook:
+        """Load every ``*.toml`` file in ``directory`` (sorted by name), validating as it goes.
+
+        ``languages`` are the codes to read (other keys are ignored); by default, every key
+        besides ``key`` is a language code.
+        """
         directory = Path(directory)
         if not directory.is_dir():
             raise PhrasebookError(f"phrasebook directory {directory} does not exist")
@@ -86,7 +81,7 @@ class Phrasebook:
         phrases: list[Phrase] = []
         origin: dict[str, str] = {}  # category or phrase id -> file that defined it
         for path in sorted(directory.glob("*.toml")):
-            category, file_phrases = _read_category_file(path, frozenset(languages))
+            category, file_phrases = _read_category_file(path, None if languages is None else frozenset(languages))
             for item_id in (category.id, *(phrase.id for phrase in file_phrases)):
                 if item_id in origin:
                     raise PhrasebookError(
@@ -115,19 +110,22 @@ class Phrasebook:
 
     def lookup(self, text: str, source_lang: str, target_lang: str) -> str | None:
         """The curated ``target_lang`` text of the phrase ``text`` matches, if any."""
-        phrase = self._index.get((source_lang, normalize(text)))
+        phrase = self._index.get((source_lang, match_key(text)))
         return phrase.texts.get(target_lang) if phrase else None
 
 
-def _language_texts(table: dict, languages: frozenset[str], where: str) -> dict[str, str]:
-    texts = {key: value for key, value in table.items() if key in languages}
+def _language_texts(table: dict, languages: frozenset[str] | None, where: str) -> dict[str, str]:
+    texts = {
+        key: value for key, value in table.items()
+        if (key in languages if languages is not None else key != IDENTIFIER_KEY)
+    }
     for lang, value in texts.items():
         if not isinstance(value, str) or not value.strip():
             raise PhrasebookError(f"{where}: the {lang!r} text must be a non-empty string")
     return texts
 
 
-def _read_category_file(path: Path, languages: frozenset[str]) -> tuple[Category, list[Phrase]]:
+def _read_category_file(path: Path, languages: frozenset[str] | None) -> tuple[Category, list[Phrase]]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

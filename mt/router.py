@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
-from . import LANGUAGES, Engine, InvalidInputError, Translation, Translator
+from . import Engine, InvalidInputError, Translation, Translator
 from .phrasebook import Phrasebook
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ class Router:
     (``curated=True``), the first translator covering the pair, a pivot through
     ``pivot_lang`` with two translators, otherwise ``engine="none"`` with a reason.
     A route that raises or returns empty text falls through to the next one.
+
+    ``languages`` are the codes it accepts (others raise ``InvalidInputError``); by default
+    the phrasebook's languages, so a router without a phrasebook must be given them.
     """
 
     def __init__(
@@ -54,8 +57,12 @@ class Router:
         phrasebook: Phrasebook | None,
         translators: Sequence[Translator],
         pivot_lang: str | None = "en",
-        languages: Collection[str] = LANGUAGES,
+        languages: Collection[str] | None = None,
     ) -> None:
+        if languages is None:
+            if phrasebook is None:
+                raise ValueError("a router without a phrasebook needs the languages it accepts")
+            languages = phrasebook.languages
         self.phrasebook = phrasebook
         self.translators = list(translators)
         self.languages = frozenset(languages)

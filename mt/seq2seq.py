@@ -17,12 +17,17 @@ from typing import Collection, Literal, Sequence
 import ctranslate2
 import sentencepiece
 
-from . import LANGUAGES, Engine, ModelLoadError, UnsupportedPairError
+from text.sentences import split_sentences
+
+from . import Engine, ModelLoadError, UnsupportedPairError
 
 Family = Literal["m2m100", "nllb", "marian"]
 FAMILIES: tuple[Family, ...] = ("m2m100", "nllb", "marian")
 
-M2M100_TOKENS: dict[str, str] = {lang: f"__{lang}__" for lang in LANGUAGES}
+# Each family's codes for the kiosk's languages (tests/test_mt.py checks them against the catalogue).
+M2M100_TOKENS: dict[str, str] = {
+    lang: f"__{lang}__" for lang in ("ko", "en", "zh", "vi", "th", "ru", "ja", "uz", "mn", "ne", "km", "id", "tl")
+}
 
 NLLB_TOKENS: dict[str, str] = {
     "ko": "kor_Hang", "en": "eng_Latn", "zh": "zho_Hans", "vi": "vie_Latn",
@@ -49,27 +54,6 @@ _UNSPACED_SENTENCE_LANGUAGES = frozenset({"zh", "ja"})
 
 _CONTROL_TOKENS = frozenset({"<s>", "</s>", "<pad>", "<unk>"})
 SHARED_SENTENCEPIECE_NAMES = ("sentencepiece.bpe.model", "spm.model", "sentencepiece.model")
-
-# Latin-script terminators end a sentence only before whitespace (keeps "3.5" whole);
-# CJK, Devanagari and Khmer terminators end it anywhere, since those scripts need no space.
-_SENTENCE = re.compile(
-    r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s|$)|[。！？।॥។៕]+[\"'”’」』)\]]*|$)"
-)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences at . ! ? 。 ！ ？ । ॥ ។ ៕ and at line breaks.
-
-    Terminators and closing quotes stay with their sentence; blank pieces are dropped.
-    """
-    sentences: list[str] = []
-    for line in text.splitlines():
-        for match in _SENTENCE.finditer(line):
-            sentence = match.group().strip()
-            if sentence:
-                sentences.append(sentence)
-    return sentences
-
 
 def join_sentences(sentences: Sequence[str], language: str) -> str:
     separator = "" if language in _UNSPACED_SENTENCE_LANGUAGES else " "

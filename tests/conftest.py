@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,6 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KIOSK_SHARED_DIR", REPO.parent / "shared"))
 SPEECH_DIR = SHARED / "data" / "speech"
 LIBRIVOX_DIR = Path("/usr/share/pocketsphinx/test/data/librivox")
-# Scored by characters: no spaces between words (zh, ja, th) or short syllable blocks (ko).
-CHARACTER_SCORED = {"zh", "ja", "th", "ko", "km"}
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -64,20 +61,13 @@ def librivox_clips() -> list[Clip]:
     return clips
 
 
-def normalise_for_scoring(text: str, lang: str) -> str:
-    """Casefolded words without punctuation; characters separated for character-scored languages."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text)
-    if lang in CHARACTER_SCORED:
-        return " ".join(text.replace(" ", ""))
-    return " ".join(text.split())
-
-
 def error_rate(reference: str, hypothesis: str, lang: str) -> float:
-    """WER, or CER for character-scored languages (jiwer over separated characters)."""
+    """WER, or CER for character-scored languages (jiwer over ``text.normalise.for_scoring``)."""
     import jiwer
 
-    ref, hyp = normalise_for_scoring(reference, lang), normalise_for_scoring(hypothesis, lang)
+    from text.normalise import for_scoring
+
+    ref, hyp = for_scoring(reference, lang), for_scoring(hypothesis, lang)
     return jiwer.wer(ref, hyp) if hyp else 1.0
 
 
@@ -93,7 +83,7 @@ def hermetic_model_store(tmp_path_factory) -> Path:
     It is set in the environment, so the engines fixture and every process a test starts (the
     CLI, ``kiosk run``) use it; a model the user pulled cannot change what the tests see.
     """
-    from kiosk import catalog, models
+    from kiosk.store.environment import from_environment
 
     saved = {name: os.environ.get(name) for name in _USER_ENVIRONMENT}
     data_dir = tmp_path_factory.mktemp("kiosk-data")
@@ -101,9 +91,9 @@ def hermetic_model_store(tmp_path_factory) -> Path:
     os.environ["KIOSK_CONFIG_DIR"] = str(tmp_path_factory.mktemp("kiosk-config"))
     os.environ["KIOSK_SYSTEM_STORES"] = ""
     os.environ.pop("KIOSK_CATALOG", None)
-    catalog.models.cache_clear()
-    models.ensure_defaults()
-    yield models.user_store()
+    store = from_environment()
+    store.ensure_defaults()
+    yield store.user_dir
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
@@ -113,7 +103,7 @@ def hermetic_model_store(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def engines(hermetic_model_store):
-    from kiosk.engines import Engines
+    from kiosk.turn.engines import Engines
 
     return Engines()
 

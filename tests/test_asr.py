@@ -6,10 +6,10 @@ from statistics import mean
 
 import numpy as np
 import pytest
+from conftest import error_rate, find_clip, librivox_clips, speech_clips
 
 from asr.audio import load_audio
-from conftest import error_rate, find_clip, librivox_clips, speech_clips
-from kiosk.catalog import LANGUAGE_CODES
+from kiosk.store.catalog import LANGUAGE_CODES
 
 # Mean error per language that whisper-base (int8, beam 5, language detected among the 13)
 # meets on ../shared/data/speech, for the languages with at least 3 clips. WER for en/ru/vi,
@@ -146,13 +146,14 @@ def test_no_words_from_non_speech(recognizer, name, audio):
 
 
 def test_hallucination_list_normalises_and_spares_real_phrases():
-    from asr.whisper import load_hallucinations, normalise_phrase
-    from kiosk.catalog import hallucinations_file
+    from asr.whisper import load_hallucinations
+    from kiosk.store.catalog import hallucinations_file
+    from text.normalise import match_key
 
     known = load_hallucinations(hallucinations_file())
-    assert normalise_phrase("시청해 주셔서 감사합니다!") in known["ko"]
-    assert normalise_phrase("Thanks for watching.") in known["en"]
-    assert normalise_phrase("감사합니다") not in known["ko"]  # people really say it
+    assert match_key("시청해 주셔서 감사합니다!") in known["ko"]
+    assert match_key("Thanks for watching.") in known["en"]
+    assert match_key("감사합니다") not in known["ko"]  # people really say it
 
 
 def test_unknown_language_is_refused(recognizer):
@@ -161,11 +162,39 @@ def test_unknown_language_is_refused(recognizer):
 
 
 def test_encoder_window_holds_the_speech_with_room_after_it(recognizer, monkeypatch):
-    assert recognizer.window_frames(300) == 3000  # by default, Whisper's own 30 s window
-    monkeypatch.setattr(recognizer, "options", dataclasses.replace(recognizer.options, min_window_s=10.0))
+    from asr import fw_internals
+
+    window_frames = fw_internals.window_frames
+    assert window_frames(recognizer.model, 300, None, 2.0) == 3000  # by default, Whisper's own 30 s window
     # 100 mel frames a second: at least 10 s, else the speech plus 2 s, at most Whisper's 30 s.
-    assert recognizer.window_frames(300) == 1000
-    assert recognizer.window_frames(951) == 1152
-    assert recognizer.window_frames(2900) == 3000
+    assert window_frames(recognizer.model, 300, 10.0, 2.0) == 1000
+    assert window_frames(recognizer.model, 951, 10.0, 2.0) == 1152
+    assert window_frames(recognizer.model, 2900, 10.0, 2.0) == 3000
+    used = []
+    monkeypatch.setattr(fw_internals, "window_frames", lambda *args: used.append(window_frames(*args)) or used[-1])
+    monkeypatch.setattr(recognizer, "options", dataclasses.replace(recognizer.options, min_window_s=10.0))
     clip = find_clip("Japanese clip longer than 4 s", lambda c: c.lang == "ja" and c.duration_s > 4)
     assert error_rate(clip.transcript, recognizer.transcribe(load_audio(clip.path), language="ja").text, "ja") < 0.35
+    assert used and used[0] < 3000, used  # the forced language went through the short window
+
+
+def test_detection_on_one_encoding_matches_stock_faster_whisper(recognizer, monkeypatch):
+    """asr.fw_internals (language detected among the candidates on the encoding that is then
+    decoded) gives what stock WhisperModel.detect_language + transcribe give (encode_once=False).
+    A faster-whisper upgrade that changes the internals it uses shows up here first."""
+    clip = find_clip("Korean clip longer than 3 s", lambda c: c.lang == "ko" and c.duration_s > 3)
+    audio = load_audio(clip.path)
+    once = recognizer.transcribe(audio, candidates=LANGUAGE_CODES)
+    monkeypatch.setattr(recognizer, "options", dataclasses.replace(recognizer.options, encode_once=False))
+    stock = recognizer.transcribe(audio, candidates=LANGUAGE_CODES)
+    assert once.text and (once.language, once.text, once.segments) == (stock.language, stock.text, stock.segments)
+    assert once.language_probability == pytest.approx(stock.language_probability, abs=0.05)
+
+
+def test_fw_internals_was_checked_against_the_installed_faster_whisper():
+    import faster_whisper
+
+    from asr import fw_internals
+
+    assert faster_whisper.__version__ == fw_internals.CHECKED_AGAINST, (
+        "faster-whisper changed: re-check asr/fw_internals.py as its docstring says, then update CHECKED_AGAINST")

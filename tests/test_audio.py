@@ -27,15 +27,9 @@ import soundfile
 from conftest import REPO, error_rate, find_clip
 
 from asr.audio import load_audio
-from kiosk.audio import (
-    AudioDeviceError,
-    AudioSettings,
-    Level,
-    Listener,
-    Player,
-    Utterance,
-    devices,
-)
+from kiosk.audio.devices import AudioDeviceError, devices
+from kiosk.audio.listener import AudioSettings, Level, Listener, Utterance
+from kiosk.audio.player import Player
 from tts import SpeechChunk
 
 SINK = "kiosk_test"
@@ -485,7 +479,7 @@ def test_endpointing_latency(pulse, tmp_path, latencies, capsys):
     """Reported, not asserted: from the last speech sample to the end of listen()."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    from kiosk.audio import _TAIL_PAD_MS
+    from kiosk.audio.listener import _TAIL_PAD_MS
 
     clip = load_audio(clip_path(CHINESE_CLIPS[0]))
     speech_end = get_speech_timestamps(clip, VadOptions(min_silence_duration_ms=100, speech_pad_ms=0))[-1]["end"]
@@ -523,7 +517,7 @@ def latencies() -> list[float]:
 def test_streaming_vad_matches_faster_whisper_on_the_whole_clip():
     from faster_whisper.vad import get_vad_model
 
-    from kiosk.audio import StreamingVad
+    from kiosk.audio.listener import StreamingVad
 
     clip = load_audio(clip_path(ENGLISH_CLIP))
     clip = clip[: clip.size // 512 * 512]

@@ -1,7 +1,6 @@
 """`kiosk bench` in its short CI mode: one round over a few clips; every report field exists, no timing is judged."""
 
 import pytest
-
 from conftest import speech_clips
 
 

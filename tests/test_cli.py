@@ -1,9 +1,8 @@
-"""The CLI contract of ARCHITECTURE.md, run as a subprocess on real engines."""
+"""The CLI contract (README, "Command line"), run as a subprocess on real engines."""
 
 import numpy as np
 import pytest
 import soundfile
-
 from conftest import REPO, error_rate, find_clip
 
 CONTRACT_KEYS = {"source_lang", "target_lang", "transcript", "translation", "mt_engine", "voice", "out", "timings"}

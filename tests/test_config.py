@@ -4,8 +4,8 @@ import stat
 
 import pytest
 
-from kiosk import config
-from kiosk.config import KioskConfig, PinGate, hash_pin, load, save, verify_pin
+from kiosk.staff import config
+from kiosk.staff.config import KioskConfig, PinGate, hash_pin, load, save, verify_pin
 
 
 def write(tmp_path, text: str):

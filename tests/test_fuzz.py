@@ -11,7 +11,6 @@ import io
 import itertools
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,9 @@ import soundfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import cli, commands
-from kiosk.pipeline import Done, Failed, Pipeline, Turn
+from kiosk.cli import parser as cli
+from kiosk.cli import turns
+from kiosk.turn.pipeline import Done, Failed, Pipeline, Turn
 
 RATE_CHOICES = (8000, 11025, 16000, 22050, 44100, 48000, 96000)
 SUBTYPES = ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
@@ -106,10 +106,10 @@ LANGUAGE_CASES = ["xx", "KO", "ko-KR", "kor", "", "auto", "zz", "en_US", "k", "í
 @pytest.fixture(scope="module", autouse=True)
 def shared_engines(engines):
     """CLI calls in this process reuse the session's engines instead of loading a second set."""
-    original = commands._engines
-    commands._engines = lambda: engines
+    original = turns.default_engines
+    turns.default_engines = lambda: engines
     yield
-    commands._engines = original
+    turns.default_engines = original
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, float]:

@@ -1,4 +1,7 @@
-"""mt: sentence splitting, real CTranslate2 on tiny models, the phrasebook and the router."""
+"""mt: engine language codes, real CTranslate2 on tiny models, the phrasebook and the router.
+
+Sentence splitting and the phrasebook's matching key are text/'s, tested in test_text.py.
+"""
 
 from __future__ import annotations
 
@@ -11,49 +14,43 @@ from pathlib import Path
 
 import pytest
 import sentencepiece
-from hypothesis import given
-from hypothesis import strategies as st
+from tiny_mt import LANGUAGES, build_llm, build_marian, build_seq2seq, write_tokenizer_json
 
+from kiosk.store import catalog
 from mt import InvalidInputError, ModelLoadError, PhrasebookError, Translation, UnsupportedPairError
 from mt.llm import LLMOptions, LLMTranslator
-from mt.phrasebook import Phrasebook, normalize
+from mt.phrasebook import Phrasebook
 from mt.router import Router
-from mt.seq2seq import Seq2SeqOptions, Seq2SeqTranslator, join_sentences, split_sentences
-from tiny_mt import LANGUAGES, build_llm, build_marian, build_seq2seq, write_tokenizer_json
+from mt.seq2seq import (
+    M2M100_TOKENS,
+    NLLB_TOKENS,
+    OPUS_TARGET_TOKENS,
+    Seq2SeqOptions,
+    Seq2SeqTranslator,
+    join_sentences,
+)
+from text.sentences import split_sentences
 
 REPO = Path(__file__).resolve().parent.parent
 PHRASEBOOK_DIR = REPO / "assets" / "phrasebook"
 FAST = Seq2SeqOptions(device="cpu", max_decoding_length=8)
+# What the kiosk hands the LLM translator: each language's English name, from the catalogue.
+ENGLISH_NAMES = {code: catalog.language(code).english for code in LANGUAGES}
 
 
-# --- sentence splitting ---------------------------------------------------------------
+# --- engine language codes ------------------------------------------------------------
+
+# Languages a family's code table leaves out on purpose (none today): say why here.
+FAMILY_GAPS: dict[str, set[str]] = {"m2m100": set(), "nllb": set(), "marian": set()}
+
 
 @pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("안녕하세요. 반갑습니다!", ["안녕하세요.", "반갑습니다!"]),
-        ("Is it 3.5 kg? Yes.", ["Is it 3.5 kg?", "Yes."]),
-        ("Wait... what?! OK", ["Wait...", "what?!", "OK"]),
-        ('He said "Hi." Then left.', ['He said "Hi."', "Then left."]),
-        ("你好。请等一下！好吗？", ["你好。", "请等一下！", "好吗？"]),
-        ("「はい。」わかりました。", ["「はい。」", "わかりました。"]),
-        ("नमस्ते। धन्यवाद।", ["नमस्ते।", "धन्यवाद।"]),
-        ("សួស្តី។ អរគុណ។", ["សួស្តី។", "អរគុណ។"]),
-        ("first line\nsecond line\n\n third ", ["first line", "second line", "third"]),
-        ("no terminator", ["no terminator"]),
-        ("", []),
-        ("  \n\t ", []),
-    ],
+    "family, table", [("m2m100", M2M100_TOKENS), ("nllb", NLLB_TOKENS), ("marian", OPUS_TARGET_TOKENS)]
 )
-def test_split_sentences(text, expected):
-    assert split_sentences(text) == expected
-
-
-@given(st.text(alphabet=st.sampled_from("ab 가 .!?。！？।។\n\t\"'"), max_size=40))
-def test_split_sentences_keeps_every_character(text):
-    sentences = split_sentences(text)
-    assert all(s and s == s.strip() for s in sentences)
-    assert "".join("".join(sentences).split()) == "".join(text.split())
+def test_family_codes_cover_exactly_the_catalogue(family, table):
+    catalogue = set(catalog.LANGUAGE_CODES)
+    assert FAMILY_GAPS[family] <= catalogue
+    assert set(table) == catalogue - FAMILY_GAPS[family], f"{family}: update its code table in mt/seq2seq.py"
 
 
 def test_join_sentences_spacing_by_language():
@@ -99,7 +96,7 @@ def en_vi(model_dirs):
 
 @pytest.fixture(scope="module")
 def llm(model_dirs):
-    return LLMTranslator(model_dirs["llm"], LANGUAGES, options=LLMOptions(device="cpu", max_new_tokens=8))
+    return LLMTranslator(model_dirs["llm"], ENGLISH_NAMES, options=LLMOptions(device="cpu", max_new_tokens=8))
 
 
 def sentencepiece_pieces(model_file: Path, text: str) -> list[str]:
@@ -244,7 +241,7 @@ def test_llm_prompt_and_greedy_answer_stops_at_newline(llm):
 def test_llm_with_tokenizer_json(model_dirs, tmp_path):
     model_dir = corrupt_copy(model_dirs["llm"], tmp_path / "llm-hf", write_tokenizer_json)
     options = LLMOptions(device="cpu", max_new_tokens=8, prompt_template="{source_language} {text} {target_language}")
-    translator = LLMTranslator(model_dir, ["ko", "en"], options=options)
+    translator = LLMTranslator(model_dir, {"ko": "Korean", "en": "English"}, options=options)
     assert "▁hello" in translator.prompt_tokens("hello", "en", "ko")
     assert translator.translate(["hello", "you"], "en", "ko") == ["hello", "hello"]
     assert not translator.supports("en", "vi")
@@ -253,6 +250,13 @@ def test_llm_with_tokenizer_json(model_dirs, tmp_path):
 def test_llm_answer_cleanup(llm):
     pieces = llm._tokenizer.pieces("Vietnamese: xin chào\nsecond line")
     assert llm.answer_text(pieces, "vi") == "xin chào"
+
+
+def test_llm_takes_language_names_from_its_caller(model_dirs):
+    with pytest.raises(TypeError, match="English name"):
+        LLMTranslator(model_dirs["llm"], ["ko", "en"])
+    named = LLMTranslator(model_dirs["llm"], {"ko": "Korean", "en": "Englisch"}, options=LLMOptions(device="cpu"))
+    assert "Englisch" in named.prompt("안녕", "ko", "en") and named.languages == {"ko", "en"}
 
 
 def test_llm_options_validate_template():
@@ -265,7 +269,7 @@ def test_llm_options_validate_template():
 def test_llm_missing_tokenizer(model_dirs, tmp_path):
     broken = corrupt_copy(model_dirs["llm"], tmp_path / "llm", lambda d: (d / "tokenizer.model").unlink())
     with pytest.raises(ModelLoadError, match="no tokenizer found"):
-        LLMTranslator(broken, LANGUAGES)
+        LLMTranslator(broken, ENGLISH_NAMES)
 
 
 # --- phrasebook -----------------------------------------------------------------------
@@ -301,7 +305,7 @@ vi = "Ở đâu?"
 
 @pytest.fixture
 def small_book(tmp_path) -> Phrasebook:
-    return Phrasebook.load(write_phrasebook(tmp_path / "book", {"desk.toml": SMALL_BOOK}))
+    return Phrasebook.load(write_phrasebook(tmp_path / "book", {"desk.toml": SMALL_BOOK}), LANGUAGES)
 
 
 @pytest.mark.parametrize(
@@ -344,18 +348,18 @@ def test_phrases_that_read_alike_are_reported(tmp_path, caplog):
     twin = SMALL_BOOK.replace('key = "desk"', 'key = "desk2"').replace('key = "desk.', 'key = "desk2.')
     twin = twin.replace("Please wait a moment.", "One moment, please.")
     with caplog.at_level(logging.WARNING, logger="mt.phrasebook"):
-        book = Phrasebook.load(write_phrasebook(tmp_path / "book", {"a.toml": SMALL_BOOK, "b.toml": twin}))
+        book = Phrasebook.load(write_phrasebook(tmp_path / "book", {"a.toml": SMALL_BOOK, "b.toml": twin}), LANGUAGES)
     assert book.lookup("잠시만 기다려 주세요.", "ko", "en") == "Please wait a moment."  # first file wins
     assert "desk.wait and desk2.wait read alike in ko" in caplog.text
     assert "잠시만" not in caplog.text
 
 
-def test_normalize():
-    assert normalize("  Hello,\tWORLD!! ") == "helloworld"
-    assert normalize("नमस्ते। धन्यवाद॥") == "नमस्तेधन्यवाद"
-    assert normalize("STRASSE") == normalize("straße")
-    assert normalize(unicodedata.normalize("NFD", "Tiếng Việt")) == "tiếngviệt"
-    assert normalize("맛있나봐요") == normalize("맛있나 봐요.")  # ASR spaces Korean freely
+def test_phrasebook_languages_come_from_the_caller_or_its_files(tmp_path):
+    book_dir = write_phrasebook(tmp_path / "book", {"desk.toml": SMALL_BOOK})
+    with pytest.raises(PhrasebookError, match="lacks es"):  # without a list, every key is a language
+        Phrasebook.load(book_dir)
+    only_ko_en = Phrasebook.load(book_dir, ["ko", "en"])
+    assert only_ko_en.languages == {"ko", "en"}
 
 
 @pytest.mark.parametrize(
@@ -376,7 +380,7 @@ def test_normalize():
 )
 def test_phrasebook_validation(tmp_path, files, message):
     with pytest.raises(PhrasebookError) as error:
-        Phrasebook.load(write_phrasebook(tmp_path / "book", files))
+        Phrasebook.load(write_phrasebook(tmp_path / "book", files), LANGUAGES)
     assert message in str(error.value)
 
 
@@ -458,7 +462,7 @@ class FailingTranslator:
 
 def test_router_order_phrasebook_direct_pivot_none(small_book, m2m, ko_en, en_vi, model_dirs):
     m2m_ko_en_vi = Seq2SeqTranslator(model_dirs["m2m100"], "m2m100", ["ko", "en", "vi"], options=FAST)
-    router = Router(small_book, [ko_en, en_vi, m2m_ko_en_vi])
+    router = Router(small_book, [ko_en, en_vi, m2m_ko_en_vi], languages=LANGUAGES)
 
     curated = router.translate("잠시만 기다려 주세요", "ko", "vi")
     assert curated == Translation("Xin vui lòng chờ một chút.", "ko", "vi", "phrasebook", curated=True)
@@ -476,17 +480,18 @@ def test_router_order_phrasebook_direct_pivot_none(small_book, m2m, ko_en, en_vi
 
 
 def test_router_pivots_through_english(ko_en, en_vi):
-    router = Router(None, [ko_en, en_vi])
+    router = Router(None, [ko_en, en_vi], languages=LANGUAGES)
     translation = router.translate("안녕하세요. 감사합니다!", "ko", "vi")
     english = ko_en.translate(["안녕하세요. 감사합니다!"], "ko", "en")
     assert translation.engine == "seq2seq" and translation.pivot == "en"
     assert translation.model_id == "opus-ko-en+opus-en-vi"
     assert translation.text == en_vi.translate(english, "en", "vi")[0]
-    assert Router(None, [ko_en, en_vi], pivot_lang=None).translate("안녕", "ko", "vi").engine == "none"
+    no_pivot = Router(None, [ko_en, en_vi], pivot_lang=None, languages=LANGUAGES)
+    assert no_pivot.translate("안녕", "ko", "vi").engine == "none"
 
 
 def test_router_same_language_is_identity(small_book):
-    translation = Router(small_book, []).translate("  잠시만 기다려 주세요. ", "ko", "ko")
+    translation = Router(small_book, [], languages=LANGUAGES).translate("  잠시만 기다려 주세요. ", "ko", "ko")
     assert translation == Translation("잠시만 기다려 주세요.", "ko", "ko", "identity")
     assert translation.ok and not translation.curated
 
@@ -495,8 +500,8 @@ def test_router_survives_failing_models_without_logging_text(m2m, caplog):
     secret = "제 주민등록번호는 비밀입니다"
     broken = [FailingTranslator("broken"), FailingTranslator("empty", [" "]), FailingTranslator("short", [])]
     with caplog.at_level(logging.DEBUG, logger="mt"):
-        fallback = Router(None, [*broken, m2m]).translate(secret, "ko", "en")
-        failed = Router(None, broken).translate(secret, "ko", "en")
+        fallback = Router(None, [*broken, m2m], languages=LANGUAGES).translate(secret, "ko", "en")
+        failed = Router(None, broken, languages=LANGUAGES).translate(secret, "ko", "en")
     assert fallback.engine == "seq2seq" and fallback.model_id == "m2m100-tiny" and fallback.text
     assert failed.engine == "none" and failed.text == ""
     assert failed.reason == (
@@ -508,12 +513,12 @@ def test_router_survives_failing_models_without_logging_text(m2m, caplog):
 
 
 def test_router_translate_many_mixes_phrasebook_and_model(small_book, m2m, llm):
-    router = Router(small_book, [m2m])
+    router = Router(small_book, [m2m], languages=LANGUAGES)
     texts = ["잠시만 기다려 주세요.", "안녕하세요.", "어디에 있나요?", "감사합니다."]
     results = router.translate_many(texts, "ko", "en")
     assert [r.engine for r in results] == ["phrasebook", "seq2seq", "phrasebook", "seq2seq"]
     assert [r.text for r in results[1::2]] == m2m.translate(texts[1::2], "ko", "en")
-    assert Router(None, [llm]).translate("안녕하세요.", "ko", "vi") == Translation(
+    assert Router(None, [llm], languages=LANGUAGES).translate("안녕하세요.", "ko", "vi") == Translation(
         "hello", "ko", "vi", "llm", model_id="llm-tiny"
     )
 
@@ -524,4 +529,11 @@ def test_router_translate_many_mixes_phrasebook_and_model(small_book, m2m, llm):
 )
 def test_router_rejects_bad_input(text, source, target):
     with pytest.raises(InvalidInputError):
-        Router(None, []).translate(text, source, target)
+        Router(None, [], languages=LANGUAGES).translate(text, source, target)
+
+
+def test_router_languages_come_from_the_caller_or_the_phrasebook(small_book, real_book):
+    with pytest.raises(ValueError, match="needs the languages"):
+        Router(None, [])
+    assert Router(small_book, []).languages == {"ko", "en", "vi"}
+    assert Router(real_book, []).languages == set(catalog.LANGUAGE_CODES)

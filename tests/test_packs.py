@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 import soundfile
-
 from conftest import REPO
-from kiosk import catalog, models, packs
-from kiosk.engines import Engines
-from kiosk.errors import BadInput, ModelMissing, VerificationFailed
 from tiny_mt import build_argos_package, build_seq2seq
+
+from kiosk.errors import BadInput, ModelMissing, VerificationFailed
+from kiosk.store import models, packs
+from kiosk.store.catalog import Catalog
+from kiosk.store.environment import from_environment
+from kiosk.turn.engines import Engines
 
 TINY_ID = "tiny-pack-m2m"
 TINY_LANGUAGES = ("ko", "en", "vi")
@@ -24,12 +26,11 @@ TINY_LANGUAGES = ("ko", "en", "vi")
 
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> Path:
-    """An empty user store for this process and the CLI; start-up refusals are reset afterwards."""
+    """An empty user store for this process (``from_environment()``) and the CLI."""
     data_dir = tmp_path / "kiosk-data"
     monkeypatch.setenv("KIOSK_DATA_DIR", str(data_dir))
     monkeypatch.setenv("KIOSK_SYSTEM_STORES", "")
-    yield data_dir
-    models.startup_check()  # the store is this test's, so this forgets its refusals
+    return data_dir
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ def test_voice_round_trip_export_then_import_speaks(kiosk_cli, isolated_store, t
         manifest = json.loads(tar.extractfile("manifest.json").read())
     entry = manifest["models"][0]
     assert entry["kind"] == "tts" and entry["languages"] == ["en"] and "CC0" in entry["license"]
-    assert {n: f["sha256"] for n, f in entry["files"].items()} == catalog.models()["en_US-joe-medium"].files
+    assert {n: f["sha256"] for n, f in entry["files"].items()} == Catalog().models["en_US-joe-medium"].files
 
     kiosk = {"KIOSK_DATA_DIR": str(tmp_path / "air-gapped")}
     imported = kiosk_cli("models", "import", pack, "--json", env=kiosk)
@@ -123,10 +124,10 @@ def test_voice_round_trip_export_then_import_speaks(kiosk_cli, isolated_store, t
 def test_import_over_a_linked_model_leaves_the_link_target_alone(isolated_store, tmp_path):
     real_voice = (isolated_store / "en_US-joe-medium").resolve()
     pack = tmp_path / "voice.tar"
-    packs.export_pack(["en_US-joe-medium"], pack)
-    packs.import_path(pack)
+    packs.export_pack(from_environment(), ["en_US-joe-medium"], pack)
+    packs.import_path(from_environment(), pack)
     assert not (isolated_store / "en_US-joe-medium").is_symlink()
-    assert models.check_model(models.installed()["en_US-joe-medium"]).state == "verified"
+    assert models.check_model(from_environment().installed()["en_US-joe-medium"]).state == "verified"
     assert (real_voice / "en_US-joe-medium.onnx").is_file() and (real_voice / models.MANIFEST).is_file()
 
 
@@ -151,7 +152,7 @@ def test_argos_package_imports_and_translates_through_the_router(kiosk_cli, stor
     result = kiosk_cli("models", "import", package, "--json")
     assert result.code == 0, result.stderr
     assert result.json[0]["id"] == "argos-en-vi" and result.json[0]["languages"] == ["en", "vi"]
-    model = models.installed()["argos-en-vi"]
+    model = from_environment().installed()["argos-en-vi"]
     assert model.family == "marian" and "stanza" not in " ".join(model.files)
     assert {"model.bin", "sentencepiece.model", "README.md"} <= set(model.files)
     router = Engines().router
@@ -165,21 +166,22 @@ def test_argos_package_for_a_language_the_kiosk_does_not_offer(store, argos_dir,
     shutil.copytree(argos_dir, package_dir)
     (package_dir / "metadata.json").write_text(json.dumps({"from_code": "de", "to_code": "en"}))
     with pytest.raises(BadInput, match="translates de→en"):
-        packs.import_path(zip_package(tmp_path / "de_en.argosmodel", package_dir, "de_en"))
+        packs.import_path(from_environment(), zip_package(tmp_path / "de_en.argosmodel", package_dir, "de_en"))
 
 
 def test_piper_voice_outside_the_catalogue_becomes_the_voice_for_its_language(isolated_store, tmp_path):
-    real = models.installed()["en_US-joe-medium"]
+    model_store = from_environment()
+    real = model_store.installed()["en_US-joe-medium"]
     voice_dir = tmp_path / "voice"
     voice_dir.mkdir()
     shutil.copy(real.file("en_US-joe-medium.onnx"), voice_dir / "en_GB-test-medium.onnx")
     shutil.copy(real.file("en_US-joe-medium.onnx.json"), voice_dir / "en_GB-test-medium.onnx.json")
-    [voice] = packs.import_path(voice_dir / "en_GB-test-medium.onnx")
+    [voice] = packs.import_path(model_store, voice_dir / "en_GB-test-medium.onnx")
     assert (voice.id, voice.kind, voice.engine, voice.languages, voice.license) == (
         "en_GB-test-medium", "tts", "piper", ("en",), "unknown")
-    models.remove("en_US-joe-medium")
-    assert models.installed_voice("en", "en_US-joe-medium") == "en_GB-test-medium"
-    assert Engines().voice("en").voice_id == "en_GB-test-medium"
+    model_store.remove("en_US-joe-medium")
+    assert model_store.installed_voice("en", "en_US-joe-medium") == "en_GB-test-medium"
+    assert Engines(store=model_store).voice("en").voice_id == "en_GB-test-medium"
 
 
 def test_directory_import_checks_the_catalogues_sha256(store, tiny_model, tmp_path, monkeypatch):
@@ -189,17 +191,13 @@ def test_directory_import_checks_the_catalogues_sha256(store, tiny_model, tmp_pa
                      f'name = "tiny"\nlanguages = ["ko", "en", "vi"]\nlicense = "test only"\nsource = "test"\n'
                      f'size_mb = 0.5\n[model.files]\n' + "".join(f'"{n}" = "{d}"\n' for n, d in digests.items()))
     monkeypatch.setenv("KIOSK_CATALOG", str(extra))
-    catalog.models.cache_clear()
-    try:
-        damaged = shutil.copytree(tiny_model, tmp_path / "damaged" / TINY_ID)
-        flip_byte(damaged / "model.bin")
-        with pytest.raises(VerificationFailed, match="model.bin .* fails its sha256 check"):
-            packs.import_path(damaged)
-        assert snapshot(store / "models") == []
-        [model] = packs.import_path(tiny_model)  # the directory's name is the catalogue id
-        assert model.license == "test only" and models.check_model(model).state == "verified"
-    finally:
-        catalog.models.cache_clear()
+    damaged = shutil.copytree(tiny_model, tmp_path / "damaged" / TINY_ID)
+    flip_byte(damaged / "model.bin")
+    with pytest.raises(VerificationFailed, match="model.bin .* fails its sha256 check"):
+        packs.import_path(from_environment(), damaged)
+    assert snapshot(store / "models") == []
+    [model] = packs.import_path(from_environment(), tiny_model)  # the directory's name is the catalogue id
+    assert model.license == "test only" and models.check_model(model).state == "verified"
 
 
 def test_directory_outside_the_catalogue_needs_a_description(kiosk_cli, store, tiny_model):
@@ -208,13 +206,13 @@ def test_directory_outside_the_catalogue_needs_a_description(kiosk_cli, store, t
 
 
 def test_store_directory_from_another_kiosk_is_checked_against_its_manifest(store, tiny_model, tmp_path):
-    [model] = packs.import_path(tiny_model, tiny_options())
+    [model] = packs.import_path(from_environment(), tiny_model, tiny_options())
     copy = shutil.copytree(model.path, tmp_path / "usb" / TINY_ID)
-    models.remove(TINY_ID)
+    from_environment().remove(TINY_ID)
     flip_byte(copy / "model.bin")
     with pytest.raises(VerificationFailed, match="model.bin"):
-        packs.import_path(copy)
-    assert TINY_ID not in models.installed()
+        packs.import_path(from_environment(), copy)
+    assert TINY_ID not in from_environment().installed()
 
 
 # --- safety -------------------------------------------------------------------------------------
@@ -265,11 +263,11 @@ def tar_file(name: str, content: bytes = b"evil") -> tarfile.TarInfo:
 @pytest.mark.parametrize("case", list(MALICIOUS))
 def test_malicious_packs_are_refused_and_leave_the_store_unchanged(store, tiny_model, tmp_path, case):
     build, error, message = MALICIOUS[case]
-    packs.import_path(tiny_model, tiny_options("already-installed"))
+    packs.import_path(from_environment(), tiny_model, tiny_options("already-installed"))
     before = snapshot(store)
     pack = build(tiny_model, tmp_path)
     with pytest.raises(error, match=message):
-        packs.import_path(pack)
+        packs.import_path(from_environment(), pack)
     assert snapshot(store) == before
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
 
@@ -283,7 +281,7 @@ def test_malicious_packs_are_refused_and_leave_the_store_unchanged(store, tiny_m
 def test_malicious_argos_packages_are_refused(store, argos_dir, tmp_path, name, mode, message):
     package = zip_package(tmp_path / "bad.argosmodel", argos_dir, "pkg", extra={name: (b"/etc/passwd", mode)})
     with pytest.raises(BadInput, match=message):
-        packs.import_path(package)
+        packs.import_path(from_environment(), package)
     assert snapshot(store) == []
 
 
@@ -303,27 +301,29 @@ def test_malicious_pack_on_the_command_line_is_one_line_and_exit_2(kiosk_cli, st
 
 
 def test_verify_detects_a_flipped_byte_and_the_kiosk_refuses_the_model(kiosk_cli, store, tiny_model):
-    [model] = packs.import_path(tiny_model, tiny_options())
+    model_store = from_environment()
+    [model] = packs.import_path(model_store, tiny_model, tiny_options())
     flip_byte(model.file("model.bin"))
     result = kiosk_cli("models", "verify", TINY_ID, "--json")
     assert result.code == 1
     assert result.json == [{"id": TINY_ID, "state": "corrupt", "problems": ["model.bin fails its sha256 check"]}]
 
-    refused = models.startup_check()
+    refused = model_store.startup_check()
     assert list(refused) == [TINY_ID] and refused[TINY_ID].problems == ("model.bin fails its sha256 check",)
     with pytest.raises(ModelMissing, match="failed verification at start-up: model.bin"):
-        models.find(TINY_ID)
-    assert Engines().router.translators == []
+        model_store.find(TINY_ID)
+    assert Engines(store=model_store).router.translators == []
+    assert from_environment().find(TINY_ID).id == TINY_ID  # refusals belong to the store that checked
     doctor = kiosk_cli("doctor", "--json")
     row = next(m for m in doctor.json["models"] if m["id"] == TINY_ID)
     assert doctor.code == 1 and row["refused"] and row["state"] == "corrupt"
 
-    packs.import_path(tiny_model, tiny_options())  # a fresh copy lifts the refusal
-    assert models.find(TINY_ID).id == TINY_ID
+    packs.import_path(model_store, tiny_model, tiny_options())  # a fresh copy lifts the refusal
+    assert model_store.find(TINY_ID).id == TINY_ID
 
 
 def test_list_shows_installed_models_outside_the_catalogue_and_verifies_on_request(kiosk_cli, store, tiny_model):
-    [model] = packs.import_path(tiny_model, tiny_options())
+    [model] = packs.import_path(from_environment(), tiny_model, tiny_options())
     rows = {row["id"]: row for row in kiosk_cli("models", "list", "--json").json}
     assert rows[TINY_ID]["state"] == "installed" and rows[TINY_ID]["path"] == str(model.path)
     assert rows["m2m100-418m"]["state"] == "available"
@@ -335,9 +335,9 @@ def test_list_shows_installed_models_outside_the_catalogue_and_verifies_on_reque
 def test_remove_and_the_read_only_system_store(kiosk_cli, store, tiny_model, tmp_path):
     fleet = tmp_path / "fleet"
     fleet.mkdir()
-    [model] = packs.import_path(tiny_model, tiny_options("fleet-model"))
+    [model] = packs.import_path(from_environment(), tiny_model, tiny_options("fleet-model"))
     shutil.move(model.path, fleet / "fleet-model")
-    packs.import_path(tiny_model, tiny_options())
+    packs.import_path(from_environment(), tiny_model, tiny_options())
     fleet_env = {"KIOSK_SYSTEM_STORES": str(fleet)}
 
     rows = {row["id"]: row for row in kiosk_cli("models", "list", "--json", env=fleet_env).json}
@@ -354,7 +354,7 @@ def test_remove_and_the_read_only_system_store(kiosk_cli, store, tiny_model, tmp
 
 
 def test_export_refuses_a_corrupt_or_missing_model(kiosk_cli, store, tiny_model, tmp_path):
-    [model] = packs.import_path(tiny_model, tiny_options())
+    [model] = packs.import_path(from_environment(), tiny_model, tiny_options())
     flip_byte(model.file("config.json"))
     pack = tmp_path / "out.tar"
     corrupt = kiosk_cli("models", "export", TINY_ID, "--to", pack)

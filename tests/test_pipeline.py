@@ -2,14 +2,15 @@
 
 import numpy as np
 import pytest
+from conftest import REPO
+from tiny_mt import build_seq2seq
 
 from asr.audio import load_audio
-from conftest import REPO
-from kiosk import catalog, models
-from kiosk.catalog import ModelEntry
-from kiosk.engines import Engines
-from kiosk.pipeline import Audio, Done, Failed, Pipeline, Speaking, SpeechEnded, Transcribed, Translated, Turn
-from tiny_mt import build_seq2seq
+from kiosk.errors import ErrorCode
+from kiosk.store import catalog, models
+from kiosk.store.catalog import ModelEntry
+from kiosk.turn.engines import Engines
+from kiosk.turn.pipeline import Audio, Done, Failed, Pipeline, Speaking, SpeechEnded, Transcribed, Translated, Turn
 
 KOREAN_CLIP = REPO / "assets" / "samples" / "ko_picovoice_test.wav"
 
@@ -27,13 +28,18 @@ def pipeline(engines):
     return Pipeline(engines)
 
 
+# Start and end events of each stage, in order (audio chunks left out).
+SPEECH_TURN = ["speech-ended", "transcribing", "transcribed", "translating", "translated", "synthesising", "speaking",
+               "done"]
+
+
 def kinds(events) -> list[str]:
     return [e.kind for e in events if not isinstance(e, Audio)]
 
 
 def test_speech_turn_emits_typed_events_in_order(pipeline):
     events = list(pipeline.run(Turn(target_lang="en", audio=load_audio(KOREAN_CLIP), candidates=("ko", "en"))))
-    assert kinds(events) == ["speech-ended", "transcribed", "translated", "speaking", "done"]
+    assert kinds(events) == SPEECH_TURN
     times = [e.t for e in events]
     assert times == sorted(times) and times[0] >= 0
     assert isinstance(events[0], SpeechEnded) and events[0].duration_s == pytest.approx(3.89, abs=0.05)
@@ -56,27 +62,27 @@ def test_typed_phrase_is_spoken_by_the_espeak_fallback(pipeline):
 def test_language_without_voice_is_text_only(pipeline):
     events = list(pipeline.run(Turn(target_lang="mn", source_lang="ko", text="잠시만 기다려 주세요.")))
     result = events[-1].result
-    assert kinds(events) == ["translated", "done"]
+    assert kinds(events) == ["translating", "translated", "done"]
     assert result.translation and result.voice is None and "Mongolian" in result.speech_unavailable
 
 
 def test_no_model_for_the_pair_is_explained(pipeline):
     events = list(pipeline.run(Turn(target_lang="vi", source_lang="ko", text="오늘 날씨가 좋네요")))
-    assert kinds(events) == ["translated", "failed"]
-    assert events[0].translation.engine == "none" and "ko" in events[0].translation.reason
+    assert kinds(events) == ["translating", "translated", "failed"]
+    assert events[1].translation.engine == "none" and "ko" in events[1].translation.reason
     failed = events[-1]
-    assert failed.exit_code == 3 and failed.model_id == "m2m100-418m"
+    assert failed.code == ErrorCode.MODEL_MISSING and failed.exit_code == 3 and failed.model_id == "m2m100-418m"
 
 
-def test_silence_fails_as_bad_input(pipeline):
+def test_silence_fails_as_no_speech(pipeline):
     events = list(pipeline.run(Turn(target_lang="en", audio=np.zeros(3 * 16000, dtype=np.float32))))
-    assert kinds(events) == ["speech-ended", "failed"]
-    assert events[-1].exit_code == 2 and "no speech" in events[-1].reason
+    assert kinds(events) == ["speech-ended", "transcribing", "failed"]
+    assert events[-1].code == ErrorCode.NO_SPEECH and events[-1].exit_code == 2 and events[-1].error_kind == "bad-input"
 
 
 def test_unknown_language_fails_as_bad_input(pipeline):
     events = list(pipeline.run(Turn(target_lang="xx", source_lang="ko", text="안녕하세요")))
-    assert kinds(events) == ["failed"] and events[0].exit_code == 2
+    assert kinds(events) == ["failed"] and events[0].code == ErrorCode.BAD_INPUT and events[0].exit_code == 2
 
 
 def test_engine_error_ends_the_turn_with_a_friendly_message(engines, monkeypatch):
@@ -110,7 +116,7 @@ def test_head_start_is_taken_over_when_the_same_utterance_ends(pipeline, engines
     monkeypatch.setattr(engines.recognizer, "transcribe", lambda *a, **k: calls.append(1) or transcribe(*a, **k))
     # The endpointer decides later; the turn it hands over is a new object with the same audio.
     events = list(pipeline.run(Turn(target_lang="en", source_lang="ko", audio=load_audio(KOREAN_CLIP)), head_start))
-    assert kinds(events) == ["speech-ended", "transcribed", "translated", "speaking", "done"]
+    assert kinds(events) == SPEECH_TURN
     assert any(isinstance(e, Audio) for e in events)
     # Recognised once (before the takeover, by the head start), translated to English by Whisper
     # (no MT model): only that second pass may run after the takeover, and it ran before.
@@ -122,6 +128,6 @@ def test_head_start_on_other_audio_is_dropped(pipeline):
     audio = load_audio(KOREAN_CLIP)
     head_start = pipeline.start_early(Turn(target_lang="en", source_lang="ko", audio=audio[: audio.size // 2]))
     events = list(pipeline.run(Turn(target_lang="en", source_lang="ko", audio=audio), head_start))
-    assert kinds(events) == ["speech-ended", "transcribed", "translated", "speaking", "done"]
+    assert kinds(events) == SPEECH_TURN
     assert events[0].duration_s == pytest.approx(audio.size / 16_000)
     assert not head_start.covers(Turn(target_lang="en", source_lang="ko", audio=audio[: audio.size // 2]))

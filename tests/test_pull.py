@@ -10,10 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from kiosk import catalog, models, pull
-from kiosk.engines import Engines
 from tiny_mt import build_seq2seq
+
+from kiosk.store import models, pull
+from kiosk.store.catalog import Catalog
+from kiosk.store.environment import from_environment
+from kiosk.turn.engines import Engines
 
 MODEL_ID = "test-tiny-m2m"
 
@@ -124,9 +126,7 @@ def store_env(tmp_path, monkeypatch, catalogue_file):
     data_dir = tmp_path / "kiosk-data"
     monkeypatch.setenv("KIOSK_DATA_DIR", str(data_dir))
     monkeypatch.setenv("KIOSK_CATALOG", str(catalogue_file))
-    catalog.models.cache_clear()
-    yield data_dir
-    catalog.models.cache_clear()
+    return data_dir
 
 
 def store_contents(data_dir: Path) -> list[str]:
@@ -141,7 +141,7 @@ def test_pull_resumes_an_interrupted_download_and_the_model_translates(kiosk_cli
     assert result.json[0]["id"] == MODEL_ID
     size = len(tiny_files["model.bin"])
     assert server.ranges(f"/{MODEL_ID}/model.bin") == [None, f"bytes={size // 2}-"]
-    model = models.installed()[MODEL_ID]
+    model = from_environment().installed()[MODEL_ID]
     assert models.check_model(model).state == "verified"
     assert not (store_env / "downloads" / MODEL_ID).exists()
     assert store_contents(store_env) == [MODEL_ID]  # nothing staged is left behind
@@ -158,7 +158,7 @@ def test_pull_starts_over_when_the_server_ignores_range(kiosk_cli, server, store
     server.ignore_range = True
     result = kiosk_cli("models", "pull", MODEL_ID)
     assert result.code == 0, result.stderr
-    assert models.check_model(models.installed()[MODEL_ID]).state == "verified"
+    assert models.check_model(from_environment().installed()[MODEL_ID]).state == "verified"
 
 
 def test_failed_pull_leaves_the_store_unchanged_and_the_next_pull_resumes(kiosk_cli, server, store_env, tiny_files):
@@ -176,7 +176,7 @@ def test_failed_pull_leaves_the_store_unchanged_and_the_next_pull_resumes(kiosk_
     resumed = kiosk_cli("models", "pull", MODEL_ID)
     assert resumed.code == 0, resumed.stderr
     assert server.ranges(path) == [f"bytes={kept}-"]
-    assert models.check_model(models.installed()[MODEL_ID]).state == "verified"
+    assert models.check_model(from_environment().installed()[MODEL_ID]).state == "verified"
 
 
 def test_sha256_mismatch_installs_nothing(kiosk_cli, server, store_env, catalogue_file, tiny_files):
@@ -224,10 +224,10 @@ def test_pull_refuses_what_it_cannot_download(kiosk_cli, tmp_path, model_id, mes
 def test_hugging_face_sources_become_resolve_urls():
     from huggingface_hub import constants
 
-    whisper = pull.plan(catalog.models()["whisper-tiny"])
+    whisper = pull.plan(Catalog().models["whisper-tiny"])
     assert [d.url for d in whisper][0] == f"{constants.ENDPOINT}/Systran/faster-whisper-tiny/resolve/main/config.json"
-    voice = pull.plan(catalog.models()["zh_CN-huayan-medium"])
+    voice = pull.plan(Catalog().models["zh_CN-huayan-medium"])
     assert [d.name for d in voice] == ["zh_CN-huayan-medium.onnx", "zh_CN-huayan-medium.onnx.json", "MODEL_CARD"]
     assert all("/rhasspy/piper-voices/resolve/v1.0.0/zh/zh_CN/huayan/medium/" in d.url for d in voice)
-    base = pull.plan(catalog.models()["whisper-base"])
-    assert {d.name: d.sha256 for d in base} == catalog.models()["whisper-base"].files
+    base = pull.plan(Catalog().models["whisper-base"])
+    assert {d.name: d.sha256 for d in base} == Catalog().models["whisper-base"].files

@@ -12,11 +12,11 @@ import os
 import time
 
 import pytest
+from real_window import kiosk_on_desktop
 
-from kiosk import catalog
+from kiosk.store import catalog
 from kiosk.ui.i18n import tr
 from mt.phrasebook import Phrasebook
-from real_window import kiosk_on_desktop
 
 READY_TIMEOUT_S = 180  # a cold start is about 9 s on 2 cores; a loaded CI machine is slower
 STAY_UP_S = 60

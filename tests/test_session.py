@@ -2,8 +2,8 @@
 
 import pytest
 
-from kiosk.pipeline import Pipeline, Turn
-from kiosk.session import Session, Statistics
+from kiosk.turn.pipeline import Pipeline, Turn
+from kiosk.turn.session import Session, Statistics
 
 
 @pytest.fixture(scope="module")

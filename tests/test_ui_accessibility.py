@@ -13,7 +13,7 @@ from ui_support import (
     widget_image,
 )
 
-from kiosk.catalog import LANGUAGE_CODES
+from kiosk.store.catalog import LANGUAGE_CODES
 from kiosk.ui import fonts
 from kiosk.ui.app import stage
 from kiosk.ui.theme import LARGE_TEXT_MIN_MM, MM_PER_INCH, Appearance, contrast_ratio

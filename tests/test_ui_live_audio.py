@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from test_audio import pulse  # noqa: F401  (the session fixture: a private PulseAudio daemon)
 from ui_support import open_kiosk, settle
 
-from kiosk.pipeline import HeadStart
+from kiosk.turn.pipeline import HeadStart
 from kiosk.ui.i18n import tr
 
 KOREAN_CLIP = REPO / "assets" / "samples" / "ko_picovoice_test.wav"

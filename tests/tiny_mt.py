@@ -17,7 +17,10 @@ import sentencepiece
 import tokenizers
 from ctranslate2.specs import TransformerDecoderModelSpec, TransformerSpec, model_spec
 
-LANGUAGES = ("ko", "en", "zh", "vi", "th", "ru", "ja", "uz", "mn", "ne", "km", "id", "tl")
+from kiosk.store import catalog
+
+# The kiosk's languages (assets/languages.toml, through the catalogue).
+LANGUAGES = catalog.LANGUAGE_CODES
 FAMILY_TOKENS = {
     "m2m100": [f"__{lang}__" for lang in LANGUAGES],
     "nllb": ["kor_Hang", "eng_Latn", "zho_Hans", "vie_Latn", "tha_Thai", "rus_Cyrl", "jpn_Jpan",

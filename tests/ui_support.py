@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QLineEdit, QWidget
 
-from kiosk.config import KioskConfig, LoadedConfig, PinGate
+from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate
 from kiosk.ui.app import Kiosk, build
 from kiosk.ui.theme import contrast_ratio
 

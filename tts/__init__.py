@@ -1,4 +1,5 @@
-"""Text to speech. Qt-free; knows nothing about the kiosk.
+"""Text to speech. Qt-free; knows nothing about the kiosk: imports only ``text`` (sentences,
+normalisation) and third-party libraries, never ``kiosk`` or Qt.
 
 A synthesizer yields one ``SpeechChunk`` per sentence, so that a player can start
 on the first sentence while the rest is still being synthesised.
@@ -9,11 +10,12 @@ chunks: "nothing to say" is a normal outcome, not an error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
 import numpy as np
+
+from text.sentences import split_sentences
 
 
 @dataclass(frozen=True)
@@ -88,24 +90,12 @@ class Synthesizer(Protocol):
     def warm_up(self) -> None: ...
 
 
-# A sentence ends at . ! ? … followed by a space or the end (so "3.5" stays whole),
-# at CJK and Devanagari stops (。！？ । ॥, no space needed), or at a line end.
-# Closing quotes and brackets stay with the sentence they close.
-_SENTENCE = re.compile(
-    r""".+?(?:[.!?…]+["'”’»)\]]*(?=\s|$)|[。！？।॥]+["'”’»」』）)\]]*|$)""",
-    re.MULTILINE,
-)
+def speakable_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` to speak one at a time (``text.sentences.split_sentences``).
 
-
-def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into the sentences to speak one at a time.
-
-    A small rule-based splitter: good enough to start playback early, not a
-    linguistic tool (abbreviations such as "e.g. " end a sentence). Pieces with no
-    letter or digit are dropped, since no engine can speak them.
+    Pieces with no letter or digit ("...", "!?") are dropped, since no engine can speak them.
     """
-    pieces = (match.group().strip() for match in _SENTENCE.finditer(text))
-    return [piece for piece in pieces if any(char.isalnum() for char in piece)]
+    return [sentence for sentence in split_sentences(text) if any(char.isalnum() for char in sentence)]
 
 
 def speak_by_sentence(
@@ -120,7 +110,7 @@ def speak_by_sentence(
     through here so that all of them split text, reject silence and shape audio
     the same way.
     """
-    for sentence in split_sentences(text):
+    for sentence in speakable_sentences(text):
         audio, sample_rate = render(sentence)
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if audio.size == 0:

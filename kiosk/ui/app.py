@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk import catalog
-from kiosk.config import KioskConfig, LoadedConfig, PinGate
-from kiosk.config import load as load_config
-from kiosk.settings import Settings
+from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate
+from kiosk.staff.config import load as load_config
+from kiosk.store import catalog
+from kiosk.turn.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,9 @@ def build(loaded: LoadedConfig, *, audio: bool, warm_up: bool, engines=None, dem
     """The whole kiosk: worker, controller and window (the worker is started, the window not shown)."""
     from kiosk.ui.controller import Controller
     from kiosk.ui.main_window import MainWindow
-    from kiosk.ui.worker import AudioOptions, Worker
+    from kiosk.audio.listener import AudioSettings
+    from kiosk.store.environment import from_environment
+    from kiosk.ui.worker import Worker
     from mt.phrasebook import Phrasebook
 
     app = application()
@@ -83,8 +85,9 @@ def build(loaded: LoadedConfig, *, audio: bool, warm_up: bool, engines=None, dem
     worker = Worker(
         Settings(enabled_languages=config.enabled_languages),
         engines=engines,
-        audio=AudioOptions(audio, config.input_device, config.output_device),
+        audio=AudioSettings(input_device=config.input_device, output_device=config.output_device) if audio else None,
         warm_up_languages=(config.officer_language, config.resident_language) if warm_up else None,
+        store=engines.store if engines is not None else from_environment(),  # read here, at the kiosk's start
     )
     controller = Controller(worker, config)
     window = MainWindow(loaded, controller, Phrasebook.load(catalog.phrasebook_dir()), demo=demo, locked=locked,

@@ -16,11 +16,11 @@ from typing import Literal
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from kiosk import transcripts
-from kiosk.config import KioskConfig
-from kiosk.pipeline import Done, Failed, Speaking, Transcribed, Translated
-from kiosk.session import Origin, Session, Side, Statistics, other_side
-from kiosk.ui.worker import (
+from kiosk.staff.config import KioskConfig
+from kiosk.turn import transcripts
+from kiosk.turn.pipeline import Done, Failed, Speaking, Transcribing, Translating
+from kiosk.turn.session import Origin, Session, Side, Statistics, other_side
+from kiosk.ui.messages import (
     BackTranslated,
     CheckModels,
     DevicesListed,
@@ -39,13 +39,13 @@ from kiosk.ui.worker import (
     TurnEvent,
     TurnRequest,
     UseDevices,
-    Worker,
 )
+from kiosk.ui.worker import Worker
 from tts import SynthesisConfig
 
 log = logging.getLogger(__name__)
 
-StatusKind = Literal["loading", "ready", "listening", "working", "speaking", "error"]
+StatusKind = Literal["loading", "ready", "listening", "recognising", "working", "speaking", "error"]
 
 
 @dataclass(frozen=True)
@@ -340,7 +340,9 @@ class Controller(QObject):
         if turn is None:
             return
         self.turn_changed.emit(turn_id)
-        if isinstance(event, (Transcribed, Translated)):
+        if isinstance(event, Transcribing):
+            self._set_status(Status("recognising", job.side))
+        elif isinstance(event, Translating):
             self._set_status(Status("working", job.side))
         elif isinstance(event, Speaking):
             self._set_status(Status("speaking", other_side(job.side)))

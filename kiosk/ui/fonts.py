@@ -15,7 +15,7 @@ from functools import cache
 
 from PySide6.QtGui import QFont, QFontDatabase, QRawFont
 
-from kiosk import catalog
+from kiosk.store import catalog
 from kiosk.ui import i18n
 
 log = logging.getLogger(__name__)

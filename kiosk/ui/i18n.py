@@ -10,7 +10,7 @@ import logging
 import tomllib
 from functools import cache
 
-from kiosk.catalog import ASSETS_DIR
+from kiosk.store.catalog import ASSETS_DIR
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from kiosk.catalog import ASSETS_DIR
+from kiosk.store.catalog import ASSETS_DIR
 
 ICONS_DIR = ASSETS_DIR / "icons"
 

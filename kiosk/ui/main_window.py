@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.config import KioskConfig, LoadedConfig, PinGate
-from kiosk.session import Side, other_side
+from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate
+from kiosk.turn.session import Side, other_side
 from kiosk.ui.controller import Controller, Status
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import Screen
@@ -155,7 +155,8 @@ class MainWindow(QMainWindow):
         self.start = StartScreen()
         self.conversation = ConversationScreen()
         self.phrasebook = PhrasebookScreen(phrasebook)
-        self.about = AboutScreen(sum(len(phrasebook.phrases(c.id)) for c in phrasebook.categories()))
+        self.about = AboutScreen(sum(len(phrasebook.phrases(c.id)) for c in phrasebook.categories()),
+                                 controller.worker.store)
         self.accessibility = AccessibilityScreen()
         self.staff = StaffScreen(loaded, controller.stats, pin_gate)
         self.demo = DemoScreen(phrasebook)
@@ -360,7 +361,7 @@ class MainWindow(QMainWindow):
             self.conversation.show_turn(turn, can_retract=latest is not None and turn.id == latest.id)
 
     def _render_status(self, status: Status) -> None:
-        if status.kind in ("working", "speaking"):
+        if status.kind in ("recognising", "working", "speaking"):
             self._last_activity = time.monotonic()
         ready = self.controller.engines_ready
         self.conversation.show_status(status, ready)

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk import catalog
-from kiosk.session import Side, TurnRecord
+from kiosk.store import catalog
+from kiosk.turn.session import Side, TurnRecord
 from kiosk.ui import icons
 from kiosk.ui.i18n import tr
 from kiosk.ui.theme import language_of, refresh_fonts, restyle
@@ -383,7 +383,7 @@ class Bubble(QFrame):
         self._render_badge(turn, lang)
         note = ""
         if turn.state == "failed":
-            note = tr(lang, f"error.{turn.error_kind}" if turn.error_kind in ERROR_KINDS else "error.internal")
+            note = failure_text(lang, turn.error_kind)
         elif turn.speech_unavailable and not own:
             note = tr(lang, "bubble.text_only")
         self.note.set_tone("error" if turn.state == "failed" else "muted")
@@ -412,8 +412,12 @@ class Bubble(QFrame):
             restyle(self)
 
 
-# The failures a bubble explains in the reader's language (i18n keys error.<kind>).
-ERROR_KINDS = ("no-speech", "model-missing", "bad-input", "internal")
+# The error codes explained in the reader's language (i18n keys error.<code>); others read as internal.
+EXPLAINED_ERRORS = ("no-speech", "model-missing", "bad-input", "internal")
+
+
+def failure_text(lang: str, code: str | None) -> str:
+    return tr(lang, f"error.{code}" if code in EXPLAINED_ERRORS else "error.internal")
 
 
 class Transcript(QWidget):

@@ -15,153 +15,46 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from kiosk import catalog, models
-from kiosk.memory import release_free_memory
-from kiosk.pipeline import Audio, Done, Event, Failed, HeadStart, Pipeline, Translated, Turn
-from kiosk.settings import Settings
-from tts import SpeechChunk, SynthesisConfig
+from kiosk.audio.devices import AudioDeviceError, devices
+from kiosk.audio.listener import AudioSettings, Listener
+from kiosk.audio.player import Player
+from kiosk.errors import ErrorCode
+from kiosk.store.models import ModelStore
+from kiosk.turn.heap import release_free_memory
+from kiosk.turn.pipeline import Audio, Done, Failed, HeadStart, Pipeline, Translated, Turn
+from kiosk.turn.settings import Settings
+from kiosk.ui.messages import (
+    BackTranslated,
+    CheckModels,
+    DevicesListed,
+    DeviceUnavailable,
+    EnginesLoading,
+    EnginesReady,
+    Heard,
+    JobFinished,
+    LevelChanged,
+    ListDevices,
+    ListeningStarted,
+    ListenMode,
+    ModelsChecked,
+    NothingHeard,
+    SpeakRequest,
+    TurnEvent,
+    TurnRequest,
+    UseDevices,
+)
+from tts import SpeechChunk
 
 log = logging.getLogger(__name__)
 
-ListenMode = Literal["push-to-talk", "hands-free"]
-Device = Literal["microphone", "speaker"]
 # A hands-free listen that hears nothing for this long gives up (the idle timeout resets later).
 LISTEN_TIMEOUT_S = 60.0
 _LEVEL_INTERVAL_S = 0.05
-
-
-# --- commands (GUI -> worker) -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TurnRequest:
-    """Translate what one side says into one or more languages: typed text, audio, or live listening."""
-
-    job: int
-    source_lang: str
-    targets: tuple[str, ...]
-    text: str | None = None
-    audio: np.ndarray | None = None
-    speech_ended_at: float | None = None
-    listen: ListenMode | None = None
-    speech: SynthesisConfig = SynthesisConfig()
-    back_translate: bool = False
-    speak: bool = True
-
-
-@dataclass(frozen=True)
-class SpeakRequest:
-    """Say a text again (replay), synthesised anew at the current speech rate and volume."""
-
-    job: int
-    text: str
-    lang: str
-    speech: SynthesisConfig = SynthesisConfig()
-
-
-@dataclass(frozen=True)
-class ListDevices:
-    pass
-
-
-@dataclass(frozen=True)
-class CheckModels:
-    full: bool = False
-
-
-@dataclass(frozen=True)
-class UseDevices:
-    input_device: str | None
-    output_device: str | None
-
-
-# --- messages (worker -> GUI) -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EnginesLoading:
-    step: int
-    steps: int
-
-
-@dataclass(frozen=True)
-class EnginesReady:
-    pass
-
-
-@dataclass(frozen=True)
-class ListeningStarted:
-    job: int
-    mode: ListenMode
-
-
-@dataclass(frozen=True)
-class LevelChanged:
-    level: object  # kiosk.audio.Level
-
-
-@dataclass(frozen=True)
-class Heard:
-    """An utterance ended; recognition starts."""
-
-    job: int
-    truncated: bool
-
-
-@dataclass(frozen=True)
-class NothingHeard:
-    job: int
-
-
-@dataclass(frozen=True)
-class TurnEvent:
-    job: int
-    target: str
-    event: Event
-
-
-@dataclass(frozen=True)
-class BackTranslated:
-    job: int
-    text: str
-
-
-@dataclass(frozen=True)
-class DeviceUnavailable:
-    job: int | None
-    device: Device
-
-
-@dataclass(frozen=True)
-class JobFinished:
-    job: int
-
-
-@dataclass(frozen=True)
-class DevicesListed:
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    available: bool
-
-
-@dataclass(frozen=True)
-class ModelRow:
-    id: str
-    name: str
-    kind: str
-    license: str
-    source: str
-    state: str
-
-
-@dataclass(frozen=True)
-class ModelsChecked:
-    rows: tuple[ModelRow, ...]
-    full: bool
 
 
 class WorkerSignals(QObject):
@@ -174,23 +67,24 @@ class _JobControl:
     released: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True)
-class AudioOptions:
-    """Live audio on or off; off (screenshots, tests, machines without sound) turns only files and text."""
-
-    enabled: bool = True
-    input_device: str | None = None
-    output_device: str | None = None
-    end_silence_ms: int = 600
-
-
 _STOP = object()
 
 
 class Worker:
-    def __init__(self, settings: Settings = Settings(), *, engines=None, audio: AudioOptions = AudioOptions(),
-                 warm_up_languages: tuple[str, ...] | None = ()) -> None:
-        """``warm_up_languages`` None skips the background warm-up (engines then load on first use)."""
+    def __init__(self, settings: Settings = Settings(), *, engines=None, audio: AudioSettings | None = AudioSettings(),
+                 warm_up_languages: tuple[str, ...] | None = (), store: ModelStore | None = None) -> None:
+        """``audio`` None turns live audio off (screenshots, tests, machines without sound: files and text
+        only). ``warm_up_languages`` None skips the background warm-up (engines then load on first use).
+        ``store``: the model store, whose start-up refusals the engines obey; default: the given
+        engines' store, else the one the environment describes (read now)."""
+        if store is None:
+            if engines is not None:
+                store = engines.store
+            else:
+                from kiosk.store.environment import from_environment
+
+                store = from_environment()
+        self.store = store
         self.signals = WorkerSignals()
         self._settings = settings
         self._engines = engines
@@ -264,9 +158,9 @@ class Worker:
     @property
     def engines(self):
         if self._engines is None:
-            from kiosk.engines import Engines
+            from kiosk.turn.engines import Engines
 
-            self._engines = Engines(self._settings)
+            self._engines = Engines(self._settings, store=self.store)
         return self._engines
 
     def _warm_up_steps(self, languages: tuple[str, ...]) -> list[Callable[[], None]]:
@@ -274,8 +168,8 @@ class Worker:
 
         def verification() -> None:
             # Models failing their sha256 are refused before anything loads; staff see which.
-            models.startup_check()
-            self._emit(ModelsChecked(model_rows(full=False), full=False))
+            self.store.startup_check()
+            self._emit(ModelsChecked(self.store.inventory(full=False), full=False))
             voices_loaded.append(self.engines.warm_up_voices_in_background(languages))
 
         def translation() -> None:
@@ -311,7 +205,7 @@ class Worker:
                     # Every target's turn ends with the friendly message; those already done keep their answer.
                     targets = command.targets if isinstance(command, TurnRequest) else (command.lang,)
                     for target in targets:
-                        self._emit(TurnEvent(command.job, target, Failed(0.0, "internal error", "internal", 1)))
+                        self._emit(TurnEvent(command.job, target, Failed(0.0, "internal error", ErrorCode.INTERNAL)))
             finally:
                 if isinstance(command, (TurnRequest, SpeakRequest)):
                     with self._controls_lock:
@@ -337,11 +231,12 @@ class Worker:
         elif isinstance(command, ListDevices):
             self._list_devices()
         elif isinstance(command, CheckModels):
-            self._emit(ModelsChecked(model_rows(command.full), command.full))
+            self._emit(ModelsChecked(self.store.inventory(full=command.full), command.full))
         elif isinstance(command, UseDevices):
             self._close_audio()
-            self._audio = AudioOptions(self._audio.enabled, command.input_device, command.output_device,
-                                       self._audio.end_silence_ms)
+            if self._audio is not None:
+                self._audio = replace(self._audio, input_device=command.input_device,
+                                      output_device=command.output_device)
 
     def _turn(self, request: TurnRequest) -> None:
         control = self._control(request.job) or _JobControl()
@@ -373,7 +268,7 @@ class Worker:
                     speech=request.speech, speak=request.speak, speech_ended_at=speech_ended_at)
 
     def _start_early(self, request: TurnRequest, so_far) -> None:
-        """On a pause in live speech: begin the first target's turn (kiosk.pipeline.HeadStart)."""
+        """On a pause in live speech: begin the first target's turn (kiosk.turn.pipeline.HeadStart)."""
         self._drop_head_start()
         turn = self._pipeline_turn(request, request.targets[0], so_far.audio, so_far.speech_ended_at)
         self._head_start = Pipeline(self.engines).start_early(turn)
@@ -403,8 +298,6 @@ class Worker:
         self._stop_requested.clear()
         player = self._player_for(job) if turn.speak else None
         if player is not None:
-            from kiosk.audio import AudioDeviceError
-
             try:
                 player.play(stream)
             except AudioDeviceError as error:
@@ -428,13 +321,7 @@ class Worker:
             if isinstance(event, Translated) and event.translation.ok:
                 self._emit(BackTranslated(job, event.translation.text))
 
-    # --- audio devices (kiosk.audio is imported here only: live audio is optional) -----------
-
-    def _audio_settings(self, mode: ListenMode):
-        from kiosk.audio import AudioSettings
-
-        return AudioSettings(input_device=self._audio.input_device, output_device=self._audio.output_device,
-                             mode=mode, end_silence_ms=self._audio.end_silence_ms)
+    # --- audio devices (PortAudio itself loads on first use: live audio is optional) ----------------
 
     def _on_level(self, level) -> None:
         now = time.monotonic()
@@ -443,19 +330,13 @@ class Worker:
             self._emit(LevelChanged(level))
 
     def _listen(self, request: TurnRequest, control: _JobControl):
-        if not self._audio.enabled:
-            self._emit(DeviceUnavailable(request.job, "microphone"))
-            return None
-        try:
-            from kiosk.audio import AudioDeviceError, Listener
-        except ImportError:
-            log.warning("live audio is not available in this build")
+        if self._audio is None:
             self._emit(DeviceUnavailable(request.job, "microphone"))
             return None
         try:
             if self._listener is None or self._listener_mode != request.listen:
                 self._close_listener()
-                self._listener = Listener(self._audio_settings(request.listen), on_level=self._on_level)
+                self._listener = Listener(replace(self._audio, mode=request.listen), on_level=self._on_level)
                 self._listener_mode = request.listen
                 self._drop_player()  # the next player's echo guard mutes this microphone
             self._emit(ListeningStarted(request.job, request.listen))
@@ -474,17 +355,13 @@ class Worker:
         return utterance
 
     def _player_for(self, job: int):
-        if not self._audio.enabled:
+        if self._audio is None:
             return None
         with self._player_lock:
             if self._player is not None:
                 return self._player
         try:
-            from kiosk.audio import AudioDeviceError, Player
-        except ImportError:
-            return None
-        try:
-            player = Player(self._audio_settings(self._listener_mode or "hands-free"), listener=self._listener)
+            player = Player(replace(self._audio, mode=self._listener_mode or "hands-free"), listener=self._listener)
         except AudioDeviceError as error:
             log.warning("speaker unavailable: %s", type(error).__name__)
             self._emit(DeviceUnavailable(job, "speaker"))
@@ -513,10 +390,8 @@ class Worker:
 
     def _list_devices(self) -> None:
         try:
-            from kiosk.audio import AudioDeviceError, devices
-
             found = devices()
-        except (ImportError, AudioDeviceError) as error:
+        except AudioDeviceError as error:
             log.warning("cannot list audio devices: %s", type(error).__name__)
             self._emit(DevicesListed((), (), False))
             return
@@ -526,13 +401,3 @@ class Worker:
             True,
         ))
 
-
-def model_rows(full: bool) -> tuple[ModelRow, ...]:
-    """Installed models with licence, source and file check (sha256 when ``full``, else sizes and start-up refusals)."""
-    known = catalog.models()
-    rows = []
-    for model in models.installed().values():
-        entry = known.get(model.id)
-        rows.append(ModelRow(model.id, entry.name if entry else model.id, model.kind, model.license, model.source,
-                             (models.check_model(model) if full else models.preload_check(model)).state))
-    return tuple(rows)

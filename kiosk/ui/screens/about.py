@@ -7,12 +7,12 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk import catalog
+from kiosk.store import catalog
+from kiosk.store.models import ModelStore
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import PageHeader, Screen, page_layout
 from kiosk.ui.theme import refresh_fonts
 from kiosk.ui.widgets import Card, Label, ReflowGrid, discard, scroll_area
-from kiosk.ui.worker import model_rows
 
 BENCHMARK_FILE = catalog.ASSETS_DIR.parent / "BENCHMARKS.md"
 ESPEAK = ("espeak-ng", "GPL-3.0-or-later", "https://github.com/espeak-ng/espeak-ng (Debian package espeak-ng)")
@@ -36,9 +36,10 @@ def benchmark_lines(path: Path = BENCHMARK_FILE) -> list[str]:
 
 
 class AboutScreen(Screen):
-    def __init__(self, phrase_count: int, parent: QWidget | None = None) -> None:
+    def __init__(self, phrase_count: int, store: ModelStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._phrase_count = phrase_count
+        self._store = store
         layout = page_layout(self)
         self.header = PageHeader(self)
         layout.addWidget(self.header)
@@ -89,7 +90,6 @@ class AboutScreen(Screen):
         layout.insertWidget(layout.count() - 1, label)  # above the stretch that tops cards of a row
         self._dynamic.append(label)
 
-    @staticmethod
-    def model_rows() -> list[tuple[str, str, str]]:
+    def model_rows(self) -> list[tuple[str, str, str]]:
         """(name, licence, source) of each model on this machine, and of the espeak-ng fallback voice."""
-        return [(row.name, row.license, row.source) for row in model_rows(full=False)] + [ESPEAK]
+        return [(row.name, row.license, row.source) for row in self._store.inventory(full=False)] + [ESPEAK]

@@ -12,16 +12,16 @@ from itertools import pairwise
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
-from kiosk import catalog
-from kiosk.session import Side, TurnRecord
+from kiosk.store import catalog
+from kiosk.turn.session import Side, TurnRecord
 from kiosk.ui.controller import Status
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import Screen
 from kiosk.ui.theme import refresh_fonts
 from kiosk.ui.widgets import IconLabel, Label, LevelMeter, TalkButton, TouchButton, Transcript
 
-STATUS_ICONS = {"loading": "clock", "ready": "mic", "listening": "mic", "working": "clock", "speaking": "speaker",
-                "error": "alert"}
+STATUS_ICONS = {"loading": "clock", "ready": "mic", "listening": "mic", "recognising": "clock", "working": "clock",
+                "speaking": "speaker", "error": "alert"}
 
 
 class SidePanel(QFrame):

@@ -6,13 +6,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
-from kiosk import catalog
-from kiosk.session import TurnRecord
+from kiosk.store import catalog
+from kiosk.turn.session import TurnRecord
 from kiosk.ui.controller import Status
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import Screen, page_layout
 from kiosk.ui.theme import refresh_fonts
-from kiosk.ui.widgets import Badge, Label, LanguagePicker, TalkButton, TouchButton, scroll_area
+from kiosk.ui.widgets import Badge, Label, LanguagePicker, TalkButton, TouchButton, failure_text, scroll_area
 from mt.phrasebook import Phrasebook
 
 DEMO_LANGUAGES = ("ko", "en")
@@ -52,7 +52,7 @@ class DemoResult(QFrame):
     def render_turn(self, turn: TurnRecord, ui_lang: str) -> None:
         self.turn_id = turn.id
         if turn.state == "failed":
-            self.text.setText(tr(ui_lang, f"error.{turn.error_kind}" if turn.error_kind else "error.internal"))
+            self.text.setText(failure_text(ui_lang, turn.error_kind))
             self.text.setProperty("lang", ui_lang)
             self.text.set_tone("error")
         else:
@@ -253,7 +253,7 @@ class DemoScreen(Screen):
         self.talk.set_tone("listening" if listening else "resident")
         if status.kind == "error" or status.message:
             text = tr(lang, status.message or "error.internal")
-        elif status.kind in ("working", "speaking"):
+        elif status.kind in ("recognising", "working", "speaking"):
             text = tr(lang, f"status.{status.kind}")
         else:
             text = ""

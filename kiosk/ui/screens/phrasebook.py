@@ -6,8 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QFrame, QHBoxLayout, QVBoxLayout, QWidget
 
-from kiosk import catalog
-from kiosk.session import Side, TurnRecord
+from kiosk.store import catalog
+from kiosk.turn.session import Side, TurnRecord
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import PageHeader, Screen, page_layout
 from kiosk.ui.theme import refresh_fonts

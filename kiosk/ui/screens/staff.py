@@ -12,15 +12,15 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
-from kiosk import catalog
-from kiosk.config import KioskConfig, LoadedConfig, PinGate, hash_pin, save, valid_pin
-from kiosk.session import Statistics
+from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate, hash_pin, save, valid_pin
+from kiosk.store import catalog
+from kiosk.turn.session import Statistics
 from kiosk.ui.i18n import tr
+from kiosk.ui.messages import DevicesListed, ModelsChecked
 from kiosk.ui.screens import PageHeader, Screen, page_layout
 from kiosk.ui.screens.accessibility import SPEECH_RATES, VOLUMES
 from kiosk.ui.theme import refresh_fonts
 from kiosk.ui.widgets import Card, ChoiceGrid, Label, PinPad, TouchButton, discard, scroll_area
-from kiosk.ui.worker import DevicesListed, ModelsChecked
 
 IDLE_TIMEOUTS_S = (60, 90, 120, 180, 300)
 

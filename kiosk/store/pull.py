@@ -26,9 +26,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from kiosk import __version__, models
-from kiosk.catalog import ModelEntry
+from kiosk import __version__
 from kiosk.errors import BadInput, ProvisioningFailed, VerificationFailed
+from kiosk.store import models
+from kiosk.store.catalog import ModelEntry
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ class Download:
     sha256: str | None
 
 
-def downloads_dir(model_id: str) -> Path:
-    return models.data_dir() / "downloads" / model_id
+def downloads_dir(store: models.ModelStore, model_id: str) -> Path:
+    return store.data_dir / "downloads" / model_id
 
 
 def plan(entry: ModelEntry) -> list[Download]:
@@ -69,17 +70,17 @@ def _url(entry: ModelEntry, path: str) -> str:
     return hf_hub_url(entry.repo, path, revision=entry.revision)
 
 
-def pull(entry: ModelEntry) -> models.InstalledModel:
-    """Download (and convert, where needed) one catalogue model into the user store."""
+def pull(store: models.ModelStore, entry: ModelEntry) -> models.InstalledModel:
+    """Download (and convert, where needed) one catalogue model into ``store``'s user store."""
     downloads = plan(entry)
     if entry.convert:
         require_converter(entry)
-    folder = downloads_dir(entry.id)
+    folder = downloads_dir(store, entry.id)
     folder.mkdir(parents=True, exist_ok=True)
     check_free_space(entry, folder)
     for download in downloads:
         fetch(download, folder, entry.id)
-    with models.staging(entry.id) as staged:
+    with store.staging(entry.id) as staged:
         if entry.convert:
             convert(folder, staged, [d.name for d in downloads if d.name.endswith(TOKENIZER_SUFFIXES)])
             names = [path.name for path in staged.iterdir() if path.is_file()]
@@ -87,7 +88,7 @@ def pull(entry: ModelEntry) -> models.InstalledModel:
             names = [d.name for d in downloads]
             for name in names:
                 shutil.move(folder / name, staged / name)
-        model = models.commit(models.write_manifest(staged, entry, names))
+        model = store.commit(models.write_manifest(staged, entry, names))
     shutil.rmtree(folder, ignore_errors=True)
     return model
 

@@ -29,10 +29,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from kiosk import __version__, catalog, models, pull
-from kiosk.catalog import FILE_NAME, LANGUAGE_CODES, MODEL_ID, MODEL_KINDS, ModelEntry
+from kiosk import __version__
 from kiosk.errors import BadInput, ModelMissing, VerificationFailed
-from kiosk.models import MANIFEST, InstalledModel
+from kiosk.store import models, pull
+from kiosk.store.catalog import FILE_NAME, LANGUAGE_CODES, MODEL_ID, MODEL_KINDS, ModelEntry
+from kiosk.store.models import MANIFEST, InstalledModel, ModelStore
 from mt.seq2seq import FAMILIES
 
 PACK_FORMAT = "kiosk-model-pack"
@@ -57,9 +58,9 @@ class ImportOptions:
         return self != ImportOptions()
 
 
-def export_pack(model_ids: list[str], destination: Path) -> list[InstalledModel]:
+def export_pack(store: ModelStore, model_ids: list[str], destination: Path) -> list[InstalledModel]:
     """Write the installed models to a pack, after checking every file's sha256."""
-    present = models.installed()
+    present = store.installed()
     chosen = []
     for model_id in dict.fromkeys(model_ids):
         model = present.get(model_id)
@@ -102,20 +103,20 @@ def _member(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def import_path(path: Path, options: ImportOptions = ImportOptions()) -> list[InstalledModel]:
-    """Import a pack, an Argos package, a Piper voice or a model directory into the user store."""
+def import_path(store: ModelStore, path: Path, options: ImportOptions = ImportOptions()) -> list[InstalledModel]:
+    """Import a pack, an Argos package, a Piper voice or a model directory into ``store``'s user store."""
     if not path.exists():
         raise BadInput(f"{path} does not exist")
     if path.is_dir():
-        return [import_directory(path, options)]
+        return [import_directory(store, path, options)]
     if path.name.endswith(".onnx"):
-        return [import_voice(path, options)]
+        return [import_voice(store, path, options)]
     if zipfile.is_zipfile(path):
-        return [import_argos(path, options)]
+        return [import_argos(store, path, options)]
     if _is_tar(path):
         if options.given:
             raise BadInput("--id, --kind, --family, --languages and --license describe one model; a pack describes its own")
-        return import_pack(path)
+        return import_pack(store, path)
     raise BadInput(f"{path} is not a model pack, an Argos package, a Piper voice or a model directory")
 
 
@@ -201,7 +202,7 @@ def _parse_json(content: bytes, what: str) -> object:
         raise BadInput(f"{what} is not valid JSON ({error})") from None
 
 
-def import_pack(path: Path) -> list[InstalledModel]:
+def import_pack(store: ModelStore, path: Path) -> list[InstalledModel]:
     try:
         tar = tarfile.open(path, "r:*")
     except _READ_ERRORS as error:
@@ -222,11 +223,11 @@ def import_pack(path: Path) -> list[InstalledModel]:
             raise _refuse(path, unexpected[0], "is not listed in the pack's manifest")
         if absent:
             raise BadInput(f"{path} lacks {absent[0]}, which its manifest lists (a truncated pack?); nothing was installed")
-        models.require_free_space(models.data_dir(), sum(member.size for member in files.values()), path.name)
+        models.require_free_space(store.data_dir, sum(member.size for member in files.values()), path.name)
         with ExitStack() as cleanup:
             staged = []
             for model in pack_models:
-                folder = cleanup.enter_context(models.staging(model.id))
+                folder = cleanup.enter_context(store.staging(model.id))
                 for name, meta in model.files.items():
                     member = files[f"{_MODELS_DIR}/{model.id}/{name}"]
                     copied = models.copy_stream(_ArchiveReader(tar.extractfile(member), path), folder / name)  # type: ignore[arg-type]
@@ -236,7 +237,7 @@ def import_pack(path: Path) -> list[InstalledModel]:
                             "nothing was installed"
                         )
                 staged.append(replace(model, path=folder))
-            return [models.commit(models.record_manifest(model)) for model in staged]
+            return [store.commit(models.record_manifest(model)) for model in staged]
 
 
 def _pack_models(manifest: object, path: Path) -> list[InstalledModel]:
@@ -257,7 +258,7 @@ def _pack_models(manifest: object, path: Path) -> list[InstalledModel]:
     return pack_models
 
 
-def import_argos(path: Path, options: ImportOptions) -> InstalledModel:
+def import_argos(store: ModelStore, path: Path, options: ImportOptions) -> InstalledModel:
     """An Argos Translate package: ``<name>/metadata.json``, ``<name>/model/`` and ``<name>/sentencepiece.model``."""
     try:
         archive = zipfile.ZipFile(path)
@@ -290,11 +291,11 @@ def import_argos(path: Path, options: ImportOptions) -> InstalledModel:
             if not FILE_NAME.fullmatch(name):
                 raise _refuse(path, f"{top}/model/{name}", "has a name the store does not accept")
         model_id = _checked_id(options.model_id or f"argos-{source}-{target}")
-        models.require_free_space(models.data_dir(), sum(info.file_size for info in wanted.values()), path.name)
-        with models.staging(model_id) as folder:
+        models.require_free_space(store.data_dir, sum(info.file_size for info in wanted.values()), path.name)
+        with store.staging(model_id) as folder:
             copied = {name: models.copy_stream(_ArchiveReader(archive.open(info), path), folder / name)
                       for name, info in wanted.items()}
-            return models.commit(models.record_manifest(InstalledModel(
+            return store.commit(models.record_manifest(InstalledModel(
                 id=model_id,
                 kind="mt-seq2seq",
                 engine="ctranslate2",
@@ -323,44 +324,44 @@ def _checked_id(model_id: str) -> str:
     return model_id
 
 
-def import_directory(folder: Path, options: ImportOptions) -> InstalledModel:
+def import_directory(store: ModelStore, folder: Path, options: ImportOptions) -> InstalledModel:
     """A store model directory, a Piper voice directory, a CTranslate2 model or a checkpoint to convert."""
     if (folder / MANIFEST).is_file():
-        return _import_store_directory(folder)
+        return _import_store_directory(store, folder)
     voices = sorted(folder.glob("*.onnx"))
     if len(voices) > 1:
         raise BadInput(f"{folder} holds {len(voices)} Piper voices; import the .onnx file of the one you want")
     if voices:
-        return import_voice(voices[0], options)
-    entry = catalog.models().get(options.model_id or folder.name)
+        return import_voice(store, voices[0], options)
+    entry = store.catalog.get(options.model_id or folder.name)
     if (folder / "model.bin").is_file():
-        return _import_ctranslate2(folder, entry, options)
+        return _import_ctranslate2(store, folder, entry, options)
     if entry is not None and entry.convert and (folder / "config.json").is_file():
-        return _import_checkpoint(folder, entry)
+        return _import_checkpoint(store, folder, entry)
     raise BadInput(
         f"{folder} holds no model the kiosk can import: expected a {MANIFEST}, a CTranslate2 model.bin, "
         "one Piper .onnx voice, or the checkpoint of a catalogue model that needs converting (give --id)"
     )
 
 
-def _import_store_directory(folder: Path) -> InstalledModel:
+def _import_store_directory(store: ModelStore, folder: Path) -> InstalledModel:
     try:
         model = models.parse_manifest(json.loads((folder / MANIFEST).read_text(encoding="utf-8")), folder)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise BadInput(f"{folder / MANIFEST} is invalid: {error}") from None
-    return _copy_in(folder, list(model.files), model, expected=model.files)
+    return _copy_in(store, folder, list(model.files), model, expected=model.files)
 
 
-def import_voice(onnx: Path, options: ImportOptions) -> InstalledModel:
+def import_voice(store: ModelStore, onnx: Path, options: ImportOptions) -> InstalledModel:
     """A Piper voice: ``NAME.onnx`` with ``NAME.onnx.json`` (and its MODEL_CARD, when present)."""
     config_path = onnx.with_name(f"{onnx.name}.json")
     if not config_path.is_file():
         raise BadInput(f"{onnx} has no {config_path.name} beside it; a Piper voice needs both")
     model_id = _checked_id(options.model_id or onnx.stem)
-    entry = catalog.models().get(model_id)
+    entry = store.catalog.get(model_id)
     names = [onnx.name, config_path.name] + (["MODEL_CARD"] if (onnx.parent / "MODEL_CARD").is_file() else [])
     if entry is not None:
-        return _copy_in(onnx.parent, names, models.model_from_entry(entry, onnx.parent, {}), entry=entry)
+        return _copy_in(store, onnx.parent, names, models.model_from_entry(entry, onnx.parent, {}), entry=entry)
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         language = str(config["language"]["code"]).split("_")[0]
@@ -372,17 +373,18 @@ def import_voice(onnx: Path, options: ImportOptions) -> InstalledModel:
         license=options.license or ("see MODEL_CARD" if "MODEL_CARD" in names else "unknown"),
         source=f"Piper voice imported from {onnx.name}", files={},
     )
-    return _copy_in(onnx.parent, names, model)
+    return _copy_in(store, onnx.parent, names, model)
 
 
-def _import_ctranslate2(folder: Path, entry: ModelEntry | None, options: ImportOptions) -> InstalledModel:
+def _import_ctranslate2(store: ModelStore, folder: Path, entry: ModelEntry | None,
+                        options: ImportOptions) -> InstalledModel:
     if entry is not None:
         # A converted checkpoint's files are whatever the converter wrote; otherwise the catalogue names them.
         if entry.convert or not entry.downloads:
             names = _plain_files(folder)
         else:
             names = [PurePosixPath(path).name for path in entry.downloads]
-        return _copy_in(folder, names, models.model_from_entry(entry, folder, {}), entry=entry)
+        return _copy_in(store, folder, names, models.model_from_entry(entry, folder, {}), entry=entry)
     if not (options.model_id and options.kind and options.languages):
         raise BadInput(
             f"{folder.name} is not in the catalogue: give --id, --kind and --languages "
@@ -399,16 +401,16 @@ def _import_ctranslate2(folder: Path, entry: ModelEntry | None, options: ImportO
         languages=_offered(options.languages), license=options.license or "unknown",
         source=f"imported from a directory named {folder.name}", path=folder, files={}, family=options.family,
     )
-    return _copy_in(folder, _plain_files(folder), model)
+    return _copy_in(store, folder, _plain_files(folder), model)
 
 
-def _import_checkpoint(folder: Path, entry: ModelEntry) -> InstalledModel:
+def _import_checkpoint(store: ModelStore, folder: Path, entry: ModelEntry) -> InstalledModel:
     pull.require_converter(entry)
-    with models.staging(entry.id) as staged:
+    with store.staging(entry.id) as staged:
         tokenizers = [path.name for path in folder.iterdir() if path.name.endswith(pull.TOKENIZER_SUFFIXES)]
         pull.convert(folder, staged, tokenizers)
         names = [path.name for path in staged.iterdir() if path.is_file()]
-        return models.commit(models.write_manifest(staged, entry, names))
+        return store.commit(models.write_manifest(staged, entry, names))
 
 
 def _offered(languages: tuple[str, ...]) -> tuple[str, ...]:
@@ -423,8 +425,8 @@ def _plain_files(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.is_file() and FILE_NAME.fullmatch(path.name))
 
 
-def _copy_in(folder: Path, names: list[str], model: InstalledModel, *, expected: dict | None = None,
-             entry: ModelEntry | None = None) -> InstalledModel:
+def _copy_in(store: ModelStore, folder: Path, names: list[str], model: InstalledModel, *,
+             expected: dict | None = None, entry: ModelEntry | None = None) -> InstalledModel:
     """Copy the named files of a directory into staging as ``model``, check them, and commit.
 
     ``expected`` (a manifest's files) must match exactly; ``entry`` checks the sha256 values
@@ -433,8 +435,8 @@ def _copy_in(folder: Path, names: list[str], model: InstalledModel, *, expected:
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise BadInput(f"{folder} lacks {', '.join(missing)}, which {model.id} needs")
-    models.require_free_space(models.data_dir(), sum((folder / name).stat().st_size for name in names), model.id)
-    with models.staging(model.id) as staged:
+    models.require_free_space(store.data_dir, sum((folder / name).stat().st_size for name in names), model.id)
+    with store.staging(model.id) as staged:
         copied = {}
         for name in names:
             with open(folder / name, "rb") as source:
@@ -443,4 +445,4 @@ def _copy_in(folder: Path, names: list[str], model: InstalledModel, *, expected:
                 raise VerificationFailed(f"{model.id}: {name} in {folder} fails its sha256 check; nothing was installed")
         if entry is not None:
             models.check_against_catalogue(entry, copied, f"in {folder}")
-        return models.commit(models.record_manifest(replace(model, path=staged, files=copied)))
+        return store.commit(models.record_manifest(replace(model, path=staged, files=copied)))

@@ -3,16 +3,15 @@
 Everything runs in this one process, on a fixed set of real utterances (2-6 s):
 
 * each clip, followed by silence, is delivered in 20 ms blocks at the microphone's pace to the
-  kiosk's own endpointer (``kiosk.audio.Segmenter``, Silero VAD) and pipeline, as live audio
-  is: a 200 ms pause offers the utterance for a head start (``kiosk.pipeline.HeadStart``), and
+  kiosk's own endpointer (``kiosk.audio.listener.Segmenter``, Silero VAD) and pipeline, as live audio
+  is: a 200 ms pause offers the utterance for a head start (``kiosk.turn.pipeline.HeadStart``), and
   ``end_silence_ms`` (600 ms) of silence ends it. The clock starts when that last block has
   been delivered and stops when the answer's first audio chunk is ready to play (the
   ``Speaking`` event reaches the consumer). The wait from the last voiced sample, endpointing
   included, is reported beside it;
 * per stage: ASR time and real-time factor, MT time, TTS time to first chunk and RTF;
-* the same work by direct library calls on the same loaded models (faster-whisper's VAD,
-  feature extractor, ``encode`` and ``generate_segments`` as the recognizer calls them, and
-  stock ``WhisperModel.transcribe`` with its 30 s window; ``ctranslate2.Translator.translate_batch``
+* the same work by direct library calls on the same loaded models (stock
+  ``WhisperModel.transcribe`` with the recognizer's options; ``ctranslate2.Translator.translate_batch``
   with the same tokens and options; ``PiperVoice.synthesize``), and the ratio pipeline/direct;
 * cold start to ready (engines loaded and warmed), peak and steady RSS.
 
@@ -29,8 +28,8 @@ the text handed to TTS is that reference sentence; the report says so.
 
 from __future__ import annotations
 
-import csv
 import cProfile
+import csv
 import dataclasses
 import io
 import json
@@ -43,16 +42,18 @@ import subprocess
 import sys
 import time
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from text.normalise import scoring_units
+from text.sentences import split_sentences
+
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SPEECH_DIR = Path(os.environ.get("KIOSK_SHARED_DIR", REPO.parent / "shared")) / "data" / "speech"
 LIBRIVOX_DIR = Path("/usr/share/pocketsphinx/test/data/librivox")
 
@@ -78,7 +79,6 @@ M2M100_418M = {"d_model": 1024, "layers": 12, "heads": 16, "ffn": 4096, "vocabul
 PROXY_VERSION = 1
 BLOCK = 320  # 20 ms at 16 kHz, as the capture thread delivers them
 TRAILING_SILENCE_S = 1.0  # after each clip, so that the endpointer can end it
-CHARACTER_SCORED = {"zh", "ja", "th", "ko", "km"}
 
 
 # --- clips -----------------------------------------------------------------------------------
@@ -124,14 +124,8 @@ def select_clips(quick: bool) -> tuple[list[Clip], list[Clip]]:
 
 
 def error_rate(reference: str, hypothesis: str, lang: str) -> float:
-    """WER (CER for languages written without spaces), with the normalisation the tests use."""
-
-    def norm(text: str) -> list[str]:
-        text = unicodedata.normalize("NFKC", text).casefold()
-        text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text)
-        return list(text.replace(" ", "")) if lang in CHARACTER_SCORED else text.split()
-
-    ref, hyp = norm(reference), norm(hypothesis)
+    """WER (CER for character-scored languages) over ``text.normalise.scoring_units``, as the tests score."""
+    ref, hyp = scoring_units(reference, lang), scoring_units(hypothesis, lang)
     if not hyp:
         return 1.0
     row = list(range(len(hyp) + 1))
@@ -144,14 +138,12 @@ def error_rate(reference: str, hypothesis: str, lang: str) -> float:
 
 # --- the MT timing proxy -----------------------------------------------------------------------
 
-def proxy_dir() -> Path:
-    from kiosk import models
-
-    return models.data_dir() / "bench" / f"{MT_PROXY_ID}-v{PROXY_VERSION}"
+def proxy_dir(data_dir: Path) -> Path:
+    return data_dir / "bench" / f"{MT_PROXY_ID}-v{PROXY_VERSION}"
 
 
 def _corpus() -> list[str]:
-    from kiosk import catalog
+    from kiosk.store import catalog
 
     texts: list[str] = []
 
@@ -254,25 +246,25 @@ def build_mt_proxy(target: Path, seed: int = 0) -> None:
     staging.rename(target)
 
 
-def ensure_mt_proxy() -> tuple[Path, float | None]:
-    """The cached proxy's directory, and its build time when it had to be built now.
+def ensure_mt_proxy(data_dir: Path) -> tuple[Path, float | None]:
+    """The cached proxy's directory (under ``data_dir``), and its build time when it had to be built now.
 
     It is built in a child process so that the generator's memory never counts in this
     process's peak RSS.
     """
-    target = proxy_dir()
+    target = proxy_dir(data_dir)
     if (target / "proxy.json").is_file():
         return target, None
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"kiosk bench: building the M2M-100 418M-shaped MT timing proxy in {target} (once)", file=sys.stderr)
     started = time.monotonic()
-    code = f"from pathlib import Path; from kiosk.bench import build_mt_proxy; build_mt_proxy(Path({str(target)!r}))"
+    code = f"from pathlib import Path; from kiosk.measure.bench import build_mt_proxy; build_mt_proxy(Path({str(target)!r}))"
     subprocess.run([sys.executable, "-c", code], check=True)
     return target, time.monotonic() - started
 
 
 def _proxy_translator_class():
-    from mt.seq2seq import Seq2SeqTranslator, split_sentences
+    from mt.seq2seq import Seq2SeqTranslator
 
     class ProxyTranslator(Seq2SeqTranslator):
         """The kiosk's Seq2SeqTranslator on the proxy; all its work runs, then the reference text is returned."""
@@ -352,51 +344,56 @@ class Bench:
     # -- setup --
     def start(self) -> None:
         from asr.audio import load_audio
-        from kiosk import catalog, models
-        from kiosk.settings import Settings
+        from kiosk.store import catalog
+        from kiosk.store.environment import from_environment
+        from kiosk.turn.settings import Settings
 
         self.load_before = os.getloadavg()
         self.rss_at_start = rss_mb()
         self.turn_clips, self.asr_clips = select_clips(self.options.quick)
         self.audio = {c.name: load_audio(c.path) for c in (*self.turn_clips, *self.asr_clips)}
-        real_mt = [m for m in models.installed().values() if m.kind == "mt-seq2seq"]
+        store = from_environment()
+        real_mt = [m for m in store.installed().values() if m.kind == "mt-seq2seq"]
         self.proxy_build_s = None
         if not real_mt:
-            self.proxy_path, self.proxy_build_s = ensure_mt_proxy()
+            self.proxy_path, self.proxy_build_s = ensure_mt_proxy(store.data_dir)
         threads = self.options.threads
         self.settings = Settings() if threads is None else Settings(asr_threads=threads, mt_threads=threads)
 
         started = time.monotonic()
-        from kiosk.engines import Engines
-        from mt.phrasebook import Phrasebook
-        from mt.router import Router
-        from mt.seq2seq import Seq2SeqOptions, SentencePieceTokenizer
+        from kiosk.turn.engines import Engines
+        from mt.seq2seq import SentencePieceTokenizer, Seq2SeqOptions
 
-        engines = Engines(self.settings)
-        voices = engines.warm_up_voices_in_background((TARGET_LANG,))
+        proxy = None
         if real_mt:
             self.mt_label = f"{real_mt[0].id} (installed model)"
             self.proxy_tokens = None
         else:
             tokenizer = SentencePieceTokenizer(self.proxy_path, self.proxy_path / "sentencepiece.bpe.model")
             self.proxy_tokens = len(tokenizer.pieces(REFERENCE_SENTENCE)) + 1  # and the end of sentence
-            translator = _proxy_translator_class()(
-                self.proxy_path, family="m2m100", languages=catalog.LANGUAGE_CODES, model_id=MT_PROXY_ID,
-                options=Seq2SeqOptions(beam_size=self.settings.mt_beam_size, intra_threads=self.settings.mt_threads,
-                                       max_decoding_length=self.proxy_tokens),
-            )
-            # The same router the kiosk builds, with the proxy as its only model.
-            engines.router = Router(Phrasebook.load(catalog.phrasebook_dir()), [translator])
+
+            def proxy() -> list:
+                # Built when the router is (in warm_up, beside the voices): the same router the
+                # kiosk builds, with the proxy as its only model.
+                return [_proxy_translator_class()(
+                    self.proxy_path, family="m2m100", languages=catalog.LANGUAGE_CODES, model_id=MT_PROXY_ID,
+                    options=Seq2SeqOptions(beam_size=self.settings.mt_beam_size,
+                                           intra_threads=self.settings.mt_threads,
+                                           max_decoding_length=self.proxy_tokens),
+                )]
+
             self.mt_label = f"{MT_PROXY_ID} (timing proxy: M2M-100 418M shapes, random int8 weights)"
+        engines = Engines(self.settings, store=store, translators=proxy)
+        voices = engines.warm_up_voices_in_background((TARGET_LANG,))
         engines.warm_up()
         voices.result()
         self.cold_start_s = time.monotonic() - started
         self.engines = engines
         self.rss_ready = rss_mb()
-        from kiosk.pipeline import Pipeline
+        from kiosk.turn.pipeline import Pipeline
 
         self.pipeline = Pipeline(engines)
-        from kiosk.audio import StreamingVad
+        from kiosk.audio.listener import StreamingVad
 
         self.vad = StreamingVad()
         self.translator = engines.router.routes(self.turn_clips[0].lang, TARGET_LANG)[0].legs[0]
@@ -405,8 +402,8 @@ class Bench:
     # -- one measurement of each kind --
     def pipeline_turn(self, clip: Clip, head_start: bool = True) -> dict:
         """One live turn: the clip and silence at the microphone's pace through endpointer and pipeline."""
-        from kiosk.audio import AudioSettings, Segmenter
-        from kiosk.pipeline import Audio, Done, Failed, Speaking, Transcribed, Translated, Turn
+        from kiosk.audio.listener import AudioSettings, Segmenter
+        from kiosk.turn.pipeline import Audio, Done, Failed, Speaking, Transcribed, Translated, Turn
 
         def turn_for(utterance) -> Turn:
             return Turn(target_lang=TARGET_LANG, source_lang=clip.lang if self.options.forced_language else "auto",
@@ -466,44 +463,18 @@ class Bench:
         return time.monotonic() - started, transcript.text
 
     def direct_asr(self, audio: np.ndarray, lang: str) -> float:
-        """faster-whisper's own functions, called as the recognizer calls them, on the same model."""
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.vad import collect_chunks, get_speech_timestamps
-
+        """Stock ``WhisperModel.transcribe`` on the same loaded model with the recognizer's options
+        (a detected language is detected among all of Whisper's, as stock does)."""
         recognizer = self.engines.recognizer
-        model = recognizer._model
         started = time.monotonic()
-        chunks, _ = collect_chunks(audio, get_speech_timestamps(audio, recognizer.options.vad))
-        features = model.feature_extractor(np.concatenate(chunks))
-        content = features[:, :-1]
-        encoded = model.encode(np.pad(content, ((0, 0), (0, recognizer.window_frames(content.shape[-1]) - content.shape[-1]))))
-        if not self.options.forced_language:
-            model.model.detect_language(encoded)
-        tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=lang)
-        for _ in model.generate_segments(features, tokenizer, recognizer.decoding, False, encoder_output=encoded):
-            pass
-        return time.monotonic() - started
-
-    def stock_asr(self, audio: np.ndarray, lang: str) -> float:
-        """Stock ``WhisperModel.transcribe`` (30 s window) with the recognizer's options: the speed-up's reference."""
-        recognizer = self.engines.recognizer
-        o = recognizer.options
-        started = time.monotonic()
-        segments, info = recognizer._model.transcribe(
-            audio, language=lang if self.options.forced_language else None,
-            beam_size=o.beam_size, temperature=list(o.temperatures), condition_on_previous_text=False,
-            no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
-            compression_ratio_threshold=o.compression_ratio_threshold, vad_filter=True,
-            vad_parameters=o.vad, without_timestamps=True,
-        )
+        segments, _ = recognizer.model.transcribe(
+            audio, language=lang if self.options.forced_language else None, **recognizer.transcribe_options())
         for _ in segments:
             pass
         return time.monotonic() - started
 
     def direct_mt(self, text: str, source_lang: str) -> float:
         """ctranslate2.Translator.translate_batch on the same model, tokens and options."""
-        from mt.seq2seq import split_sentences
-
         t = self.translator
         o = t.options
         batch = [t.source_tokens(s, source_lang, TARGET_LANG) for s in split_sentences(text)]
@@ -610,7 +581,6 @@ class Bench:
         self.add("asr", asr)
         self.add("asr_rtf", asr / (audio.size / 16_000))
         self.add("asr_direct", asr_direct)
-        self.add("asr_stock", self.stock_asr(audio, lang))
         return asr, asr_direct
 
     def report(self, errors: dict[str, list[float]]) -> dict:
@@ -634,8 +604,7 @@ class Bench:
             "ready_rss_mb": self.rss_ready,
             "start_rss_mb": self.rss_at_start,
             "stages": {
-                "asr": stage("asr", "asr_direct", {"rtf_p50": s["asr_rtf"]["p50"], "stock_transcribe_p50_s":
-                                                   s["asr_stock"]["p50"], "stock_transcribe_p95_s": s["asr_stock"]["p95"]}),
+                "asr": stage("asr", "asr_direct", {"rtf_p50": s["asr_rtf"]["p50"]}),
                 "mt": stage("mt", "mt_direct", {"tokens_per_sentence": self.proxy_tokens}),
                 "tts": stage("tts_first", "tts_first_direct",
                              {"rtf_p50": s.get("tts_rtf", {}).get("p50"),
@@ -783,10 +752,9 @@ def markdown(report: dict, command: str) -> str:
         "## Stages: pipeline against direct library calls",
         "",
         "Each stage alone, on the utterances of the turns above (and the ASR-only clips), against the same work by "
-        "direct library calls on the same loaded model, in alternating order. ASR's direct calls are faster-whisper's "
-        "VAD, feature extractor, `encode` and `generate_segments` with the recognizer's window; stock "
-        f"`WhisperModel.transcribe` (30 s window, same options) took p50 {_f(st['asr']['stock_transcribe_p50_s'])} s, "
-        f"p95 {_f(st['asr']['stock_transcribe_p95_s'])} s on the same audio.",
+        "direct library calls on the same loaded model, in alternating order. ASR's direct call is stock faster-whisper "
+        "`WhisperModel.transcribe` with the recognizer's options, so with a forced language its ratio is the "
+        "recognizer's own overhead (to detect a language, stock encodes twice and picks among all of Whisper's).",
         "",
         "| stage | pipeline p50 (s) | p95 (s) | direct p50 (s) | ratio pipeline/direct | RTF p50 |",
         "| --- | --- | --- | --- | --- | --- |",

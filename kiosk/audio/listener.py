@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Literal, Self
@@ -26,55 +26,57 @@ import numpy as np
 import soxr
 
 from asr import SAMPLE_RATE
-from kiosk.errors import KioskError
-from tts import SpeechChunk
+from kiosk.audio.devices import BLOCK_S, POLL_S, AudioDeviceError, close_stream, open_stream, portaudio
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["hands-free", "push-to-talk"]
+
 Hint = Literal["ok", "too-quiet", "clipping"]
 
-# Small capture blocks keep the capture path short (PortAudio buffers about two of them);
-# meter readings gather blocks, 20 a second.
-_BLOCK_S = 0.02
+# Meter readings gather capture blocks, 20 a second.
 _LEVEL_S = 0.05
+
 # Silero's window at 16 kHz and the samples of the previous window it sees with each one.
 _VAD_FRAME = 512
+
 _VAD_CONTEXT = 64
+
 # faster-whisper's VadOptions defaults: speech at or above 0.5, silence below 0.5 - 0.15.
 _SPEECH_PROB = 0.5
+
 _SILENCE_PROB = 0.35
+
 # A shorter burst (a click, a door) does not make a turn; a short "네" or "yes" still does.
 _MIN_SPEECH_MS = 150
+
 # Silence kept after the last speech frame, as the recognizer's own VAD pads segments.
 _TAIL_PAD_MS = 200
+
 _CLIP_PEAK = 0.99
+
 # Speech quieter than this (RMS over the last half second of speech) is hard to recognise.
 _QUIET_DBFS = -40.0
+
 _FLOOR_DBFS = -100.0
+
 _QUIET_READINGS = 10
+
 # A freshly opened device may take a moment to deliver: an idle PulseAudio sink sleeps up to 2 s.
 _FIRST_AUDIO_TIMEOUT_S = 5.0
+
 # An open stream that delivers nothing for this long has lost its device.
 _STALL_S = 2.0
+
 # Capture kept while nobody listens; the oldest blocks are dropped, the newest are the pre-roll.
 _QUEUE_S = 5.0
+
 _RETRY_FIRST_S = 0.5
+
 _RETRY_MAX_S = 8.0
+
 # After `released`, blocks captured up to that moment are still taken, for at most this long.
 _RELEASE_GRACE_S = 0.5
-_POLL_S = 0.05
-_PA_INVALID_CHANNEL_COUNT = -9998
-# Pause between synthesised sentences, as in the written answers (commands.write_wav).
-_SENTENCE_PAUSE_S = 0.25
-
-
-class AudioDeviceError(KioskError, RuntimeError):
-    """No usable audio device (PortAudio missing, no device, device lost); one line for people."""
-
-    exit_code = 4
-    kind = "audio-device"
-
 
 @dataclass(frozen=True)
 class AudioSettings:
@@ -83,7 +85,7 @@ class AudioSettings:
     mode: Mode = "hands-free"
     end_silence_ms: int = 600
     # After this much silence the utterance so far is offered for a head start (0: never);
-    # see kiosk.pipeline.HeadStart.
+    # see kiosk.turn.pipeline.HeadStart.
     head_start_ms: int = 200
     pre_roll_ms: int = 300
     max_utterance_s: float = 30.0
@@ -102,7 +104,6 @@ class AudioSettings:
         if not 1.0 <= self.max_utterance_s <= 600.0:
             raise ValueError(f"max_utterance_s must be between 1 and 600, got {self.max_utterance_s}")
 
-
 @dataclass(frozen=True)
 class Level:
     """One meter reading, about 20 a second while listening."""
@@ -111,153 +112,24 @@ class Level:
     peak: float  # 0..1
     hint: Hint
 
-
 @dataclass(frozen=True)
 class Utterance:
     audio: np.ndarray  # 16 kHz mono float32
     speech_ended_at: float  # time.monotonic() of the last speech sample
     truncated: bool  # closed by max_utterance_s
 
-
-def _sounddevice():
-    try:
-        import sounddevice
-    except OSError as error:  # libportaudio2 missing
-        raise AudioDeviceError(f"PortAudio is not available (apt-get install libportaudio2): {error}") from None
-    return sounddevice
-
-
-# Re-initialising PortAudio closes every stream, so it is done only while none of ours is open.
-_portaudio_lock = threading.RLock()
-_open_streams = 0
-
-
-def _refresh_portaudio(sd) -> bool:
-    """Re-list devices: PortAudio enumerates them once, so a device plugged in later is unknown."""
-    with _portaudio_lock:
-        if _open_streams:
-            return False
-        sd._terminate()
-        sd._initialize()
-        return True
-
-
-def devices(rescan: bool = False) -> list[dict]:
-    """Every PortAudio device: name, index, channel counts, default rate, and whether it is a default.
-
-    ``rescan`` also finds devices plugged in (or a sound server started) since PortAudio started;
-    it is skipped while a stream is open.
-    """
-    sd = _sounddevice()
-    if rescan:
-        _refresh_portaudio(sd)
-    with _portaudio_lock:
-        try:
-            found = sd.query_devices()
-            default_in, default_out = sd.default.device
-        except sd.PortAudioError as error:
-            raise AudioDeviceError(str(error)) from None
-    return [
-        {
-            "name": d["name"],
-            "index": d["index"],
-            "max_input_channels": d["max_input_channels"],
-            "max_output_channels": d["max_output_channels"],
-            "default_samplerate": d["default_samplerate"],
-            "default_input": d["index"] == default_in,
-            "default_output": d["index"] == default_out,
-        }
-        for d in found
-    ]
-
-
-def _device_noun(kind: str) -> str:
-    return "microphone" if kind == "input" else "speaker"
-
-
-def _find_device(sd, name: str | None, kind: Literal["input", "output"]) -> dict:
-    """The device to open: by name (exact, else a unique part of it), else the system default."""
-
-    def lookup() -> dict | None:
-        with _portaudio_lock:
-            try:
-                return dict(sd.query_devices(name, kind))
-            except (sd.PortAudioError, ValueError):
-                return None
-
-    info = lookup()
-    if info is None and _refresh_portaudio(sd):
-        info = lookup()
-    if info is None:
-        noun = _device_noun(kind)
-        raise AudioDeviceError(f"no {noun} named '{name}' is connected" if name else f"no {noun} is connected")
-    return info
-
-
-def _open_stream(sd, kind: Literal["input", "output"], device_name: str | None, callback,
-                 finished_callback=None):
-    """Open and start a float32 stream at the device's native rate, mono where the device allows."""
-    global _open_streams
-    info = _find_device(sd, device_name, kind)
-    stream_class = sd.InputStream if kind == "input" else sd.OutputStream
-    rate = int(info["default_samplerate"])
-    channels = 1
-    while True:
-        try:
-            with _portaudio_lock:
-                stream = stream_class(device=info["index"], samplerate=rate, channels=channels, dtype="float32",
-                                      blocksize=round(rate * _BLOCK_S), callback=callback,
-                                      finished_callback=finished_callback)
-                _open_streams += 1
-        except sd.PortAudioError as error:
-            # A few hardware devices refuse mono; the callbacks mix down or fan out.
-            if error.args[1:2] == (_PA_INVALID_CHANNEL_COUNT,) and channels == 1 and info[f"max_{kind}_channels"] > 1:
-                channels = 2
-                continue
-            raise AudioDeviceError(f"the {_device_noun(kind)} '{info['name']}' cannot be opened ({_reason(error)})") from None
-        break
-    try:
-        stream.start()
-    except sd.PortAudioError as error:
-        _close_stream(stream, abort=True)
-        raise AudioDeviceError(f"the {_device_noun(kind)} '{info['name']}' cannot be started ({_reason(error)})") from None
-    log.info("%s open: %s, %d Hz, %d channel(s)", _device_noun(kind), info["name"], rate, channels)
-    return stream
-
-
-def _reason(error: Exception) -> str:
-    """PortAudio's words without its call name ("Error opening InputStream: ..."), plus the host's."""
-    text = str(error.args[0]).split(": ", 1)[-1] if error.args else type(error).__name__
-    host = error.args[2] if len(error.args) > 2 else None
-    return f"{text}: {host[2]}" if host and host[2] else text
-
-
-def _close_stream(stream, abort: bool = False) -> None:
-    global _open_streams
-    sd = _sounddevice()
-    with suppress(sd.PortAudioError):  # a lost device may refuse to stop; the stream is gone anyway
-        if abort:
-            stream.abort()
-        else:
-            stream.stop()
-    with suppress(sd.PortAudioError):
-        stream.close()
-    with _portaudio_lock:
-        _open_streams -= 1
-
-
 class _Capture:
     """An open input stream whose PortAudio callback queues (mono block, time of its last sample)."""
 
     def __init__(self, device_name: str | None) -> None:
         self.device_name = device_name
-        self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=round(_QUEUE_S / _BLOCK_S))
+        self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=round(_QUEUE_S / BLOCK_S))
         self._first_audio = threading.Event()
         self._last_block_at = 0.0
         self._input_delay_s = 0.0  # the callback may run before the stream's latency is known
         self._closed = False
         self._closing = threading.Lock()  # the worker (device lost) and the GUI (close) may race
-        self._stream = _open_stream(_sounddevice(), "input", device_name, self._on_block)
+        self._stream = open_stream(portaudio(), "input", device_name, self._on_block)
         self.rate = int(self._stream.samplerate)
         # PortAudio's estimate of how long a sample takes from the microphone to the callback.
         self._input_delay_s = float(self._stream.latency)
@@ -293,7 +165,7 @@ class _Capture:
         with suppress(queue.Empty):
             while True:
                 items.append(self._queue.get_nowait())
-        return items[-math.ceil(seconds / _BLOCK_S):] if seconds > 0 else []
+        return items[-math.ceil(seconds / BLOCK_S):] if seconds > 0 else []
 
     def check(self) -> None:
         if self._closed:
@@ -306,8 +178,7 @@ class _Capture:
             if self._closed:
                 return
             self._closed = True
-        _close_stream(self._stream, abort=True)
-
+        close_stream(self._stream, abort=True)
 
 class StreamingVad:
     """faster-whisper's Silero VAD run one 32 ms frame at a time, its recurrent state carried over.
@@ -331,7 +202,6 @@ class StreamingVad:
         prob, self._h, self._c = self._session.run(None, {"input": window, "h": self._h, "c": self._c})
         self._context = frame[-_VAD_CONTEXT:]
         return float(np.asarray(prob).reshape(-1)[0])
-
 
 class Segmenter:
     """Turns native-rate blocks into one utterance: resample, VAD per frame, pre-roll, end of speech.
@@ -453,7 +323,6 @@ class Segmenter:
         audio = np.concatenate(self._frames)[:end] if self._frames else np.zeros(0, dtype=np.float32)
         return Utterance(audio=audio.astype(np.float32, copy=False), speech_ended_at=ended_at, truncated=self._truncated)
 
-
 class _LevelMeter:
     """Meter readings with a hint: clipping on any full-scale sample, too quiet when half a second
     of speech stayed low (judged on speech only: a quiet room is not a quiet speaker)."""
@@ -491,7 +360,6 @@ class _LevelMeter:
         else:
             hint = "ok"
         return Level(round(dbfs, 1), round(peak, 4), hint)
-
 
 class Listener:
     """The microphone: ``listen`` returns one utterance at a time (call it from a worker thread).
@@ -559,7 +427,7 @@ class Listener:
                 if not segmenter.speech_begun and deadline is not None and time.monotonic() >= deadline:
                     return None
                 try:
-                    item = backlog.pop(0) if backlog else capture.get(_POLL_S)
+                    item = backlog.pop(0) if backlog else capture.get(POLL_S)
                 except AudioDeviceError as error:
                     self._lost(error)
                     raise
@@ -643,113 +511,5 @@ class Listener:
         while time.monotonic() < self._retry_at:
             if given_up() or (deadline is not None and time.monotonic() >= deadline):
                 return False
-            time.sleep(_POLL_S)
+            time.sleep(POLL_S)
         return not given_up()
-
-
-class _SampleFeed:
-    """Samples handed from the synthesising thread to PortAudio's output callback."""
-
-    def __init__(self) -> None:
-        self._chunks: deque[np.ndarray] = deque()
-        self._offset = 0  # into the first chunk; only the callback moves it
-        self.complete = False  # no more chunks will come
-
-    def put(self, samples: np.ndarray) -> None:
-        self._chunks.append(samples)
-
-    def read_into(self, out: np.ndarray) -> int:
-        filled = 0
-        while filled < out.size and self._chunks:
-            head = self._chunks[0]
-            n = min(out.size - filled, head.size - self._offset)
-            out[filled:filled + n] = head[self._offset:self._offset + n]
-            filled += n
-            self._offset += n
-            if self._offset == head.size:
-                self._chunks.popleft()
-                self._offset = 0
-        return filled
-
-    @property
-    def drained(self) -> bool:
-        return self.complete and not self._chunks
-
-
-class Player:
-    """The loudspeaker: plays sentences as they are synthesised; ``stop`` cuts playback at once."""
-
-    def __init__(self, settings: AudioSettings = AudioSettings(), listener: Listener | None = None) -> None:
-        self.settings = settings
-        self.listener = listener
-        self._stop = threading.Event()
-        self._playing = threading.Lock()
-
-    def play(self, chunks: Iterable[SpeechChunk]) -> None:
-        """Block until every chunk has been heard (or ``stop``); the first plays while later ones are made."""
-        sd = _sounddevice()
-        with self._playing:
-            self._stop.clear()
-            feed = _SampleFeed()
-            finished = threading.Event()
-            stream = None
-            try:
-                for chunk in chunks:
-                    if self._stop.is_set():
-                        break
-                    if stream is None:
-                        self._mute(math.inf)
-                        stream = _open_stream(sd, "output", self.settings.output_device,
-                                              self._callback_for(sd, feed), finished.set)
-                    else:
-                        feed.put(np.zeros(round(stream.samplerate * _SENTENCE_PAUSE_S), dtype=np.float32))
-                    feed.put(_resample(chunk, int(stream.samplerate)))
-                feed.complete = True
-                if stream is not None:
-                    self._wait_until_heard(stream, feed, finished)
-            finally:
-                if stream is not None:
-                    _close_stream(stream, abort=self._stop.is_set())
-                    self._mute(time.monotonic() + float(stream.latency) + self.settings.echo_tail_ms / 1000)
-
-    def stop(self) -> None:
-        """Interrupt playback now (thread-safe); the rest of the answer is not synthesised."""
-        self._stop.set()
-
-    def _callback_for(self, sd, feed: _SampleFeed):
-        def callback(outdata, frames, time_info, status) -> None:
-            if self._stop.is_set():
-                outdata.fill(0)
-                raise sd.CallbackAbort
-            mono = np.zeros(frames, dtype=np.float32)  # a gap, not a glitch, if synthesis falls behind
-            filled = feed.read_into(mono)
-            outdata[:] = mono[:, None]
-            if filled < frames and feed.drained:
-                raise sd.CallbackStop
-
-        return callback
-
-    def _wait_until_heard(self, stream, feed: _SampleFeed, finished: threading.Event) -> None:
-        while not finished.wait(_POLL_S):
-            if self._stop.is_set():
-                return
-            if not stream.active:
-                break
-        if not feed.drained and not self._stop.is_set():
-            raise AudioDeviceError("the speaker stopped playing (disconnected?)")
-
-    def _mute(self, until: float) -> None:
-        if self.listener is not None and self.settings.echo_guard:
-            self.listener.mute_until(until)
-
-
-def _resample(chunk: SpeechChunk, rate: int) -> np.ndarray:
-    audio = np.asarray(chunk.audio, dtype=np.float32)
-    if chunk.sample_rate == rate:
-        return audio
-    return soxr.resample(audio, chunk.sample_rate, rate).astype(np.float32, copy=False)
-
-
-def play(chunks: Iterable[SpeechChunk], settings: AudioSettings = AudioSettings()) -> None:
-    """Play speech chunks on the configured output, blocking until done (used by ``kiosk demo``)."""
-    Player(settings).play(chunks)

@@ -1,11 +1,15 @@
-"""Run-time settings of the kiosk: thread split, decoding and speech defaults."""
+"""Run-time settings of the engines: the thread split, decoding and the languages on offer.
+
+Staff choices (devices, speech rate and volume, idle timeout) live in ``kiosk.staff.config``;
+live-audio settings in ``kiosk.audio.listener.AudioSettings``.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 
-from kiosk.catalog import LANGUAGE_CODES
+from kiosk.store.catalog import LANGUAGE_CODES
 
 
 def _cpu_count() -> int:
@@ -22,5 +26,3 @@ class Settings:
     asr_beam_size: int = 5
     mt_beam_size: int = 2
     enabled_languages: tuple[str, ...] = LANGUAGE_CODES
-    speech_rate: float = 1.0
-    volume: float = 1.0

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import platformdirs
 
-from kiosk.catalog import LANGUAGE_CODES
+from kiosk.store.catalog import LANGUAGE_CODES
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class KioskConfig:
     speech_rate: float = 1.0
     volume: float = 1.0
     pin_hash: str | None = None
-    # Writes each finished turn's text to <data dir>/transcripts/ (kiosk.transcripts); off by default.
+    # Writes each finished turn's text to <data dir>/transcripts/ (kiosk.turn.transcripts); off by default.
     keep_transcripts: bool = False
 
     @property

@@ -2,20 +2,26 @@
 
 This is the only place that knows which library class serves which catalogue entry.
 Voices are created lazily per language (most kiosks use two or three languages a day).
+The store and the translators are given to ``Engines``; without them it uses the store the
+environment describes and builds a translator for each installed translation model.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
 from asr.whisper import RecognizerError, WhisperOptions, WhisperRecognizer, load_hallucinations
-from kiosk import catalog, models
-from kiosk.memory import release_free_memory
 from kiosk.errors import ModelMissing
-from kiosk.settings import Settings
+from kiosk.store import catalog
+from kiosk.store.catalog import Catalog
+from kiosk.store.models import ModelStore
+from kiosk.turn.heap import release_free_memory
+from kiosk.turn.settings import Settings
+from mt import Translator
 from mt.llm import LLMOptions, LLMTranslator
 from mt.phrasebook import Phrasebook
 from mt.router import Router
@@ -27,16 +33,34 @@ from tts.voices import select_synthesizer
 log = logging.getLogger(__name__)
 
 
+# The translators for the router: a list, or what builds one when the router is first needed.
+Translators = Sequence[Translator] | Callable[[], Sequence[Translator]]
+
+
 class Engines:
-    def __init__(self, settings: Settings = Settings()) -> None:
+    def __init__(self, settings: Settings = Settings(), *, store: ModelStore | None = None,
+                 translators: Translators | None = None) -> None:
+        """``store``: where the models come from (default: ``from_environment()``, read now).
+        ``translators``: the router's translators, or a callable that builds them on first use
+        (the bench's timing proxy); default: one per installed translation model."""
+        if store is None:
+            from kiosk.store.environment import from_environment
+
+            store = from_environment()
         self.settings = settings
+        self.store = store
+        self._translators_given = translators
         self._voices: dict[str, Synthesizer | SpeechUnavailable] = {}
         self._voice_lock = threading.Lock()
 
+    @property
+    def catalog(self) -> Catalog:
+        return self.store.catalog
+
     @cached_property
     def recognizer(self) -> WhisperRecognizer:
-        entry = catalog.default_model("asr")
-        model = models.find(entry.id)
+        entry = self.catalog.default_model("asr")
+        model = self.store.find(entry.id)
         options = WhisperOptions(
             cpu_threads=self.settings.asr_threads,
             beam_size=self.settings.asr_beam_size,
@@ -49,14 +73,21 @@ class Engines:
 
     @cached_property
     def router(self) -> Router:
-        return Router(Phrasebook.load(catalog.phrasebook_dir()), self._translators())
+        """The phrasebook and the translators, built on first use and kept."""
+        given = self._translators_given
+        if given is None:
+            translators = self._installed_translators()
+        else:
+            translators = list(given() if callable(given) else given)
+        languages = catalog.LANGUAGE_CODES
+        return Router(Phrasebook.load(catalog.phrasebook_dir(), languages), translators, languages=languages)
 
-    def _translators(self) -> list:
-        translators = []
-        for model in models.installed().values():
+    def _installed_translators(self) -> list[Translator]:
+        translators: list[Translator] = []
+        for model in self.store.installed().values():
             if model.kind not in ("mt-seq2seq", "mt-llm"):
                 continue
-            check = models.preload_check(model)
+            check = self.store.preload_check(model)
             if not check.ok:
                 log.warning("skipping translation model %s: %s", model.id, "; ".join(check.problems))
                 continue
@@ -77,7 +108,8 @@ class Engines:
                     )
                 else:
                     options = LLMOptions(intra_threads=self.settings.mt_threads)
-                    translators.append(LLMTranslator(model.path, model_id=model.id, languages=model.languages, options=options))
+                    names = {code: catalog.language(code).english for code in model.languages}
+                    translators.append(LLMTranslator(model.path, model_id=model.id, languages=names, options=options))
             except Exception as error:  # a broken model must not take the kiosk down
                 log.warning("cannot load translation model %s: %s", model.id, type(error).__name__)
         return translators
@@ -92,10 +124,10 @@ class Engines:
     def _load_voice(self, language: str) -> Synthesizer | SpeechUnavailable:
         spec = catalog.language(language)
         piper_models = {}
-        voice_id = models.installed_voice(language, spec.piper_voice)
+        voice_id = self.store.installed_voice(language, spec.piper_voice)
         if voice_id:
             try:
-                model = models.find(voice_id)
+                model = self.store.find(voice_id)
                 piper_models[language] = next(model.file(n) for n in model.files if n.endswith(".onnx"))
             except ModelMissing as error:
                 log.warning("Piper voice unavailable, trying espeak-ng: %s", error)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.audio import load_audio
-from kiosk.catalog import ASSETS_DIR
-from kiosk.engines import Engines
-from kiosk.pipeline import Done, Pipeline, Turn
+from kiosk.store.catalog import ASSETS_DIR
+from kiosk.turn.engines import Engines
+from kiosk.turn.pipeline import Done, Pipeline, Turn
 
 SOAK_CLIP = ASSETS_DIR / "samples" / "en_librivox_austen_0880.wav"
 

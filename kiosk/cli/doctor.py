@@ -6,14 +6,11 @@ import os
 import shutil
 import subprocess
 
-from kiosk import catalog, models
-from kiosk.audio import AudioDeviceError, devices
-
-# fontconfig's language tags for coverage checks (Latin is checked with Vietnamese diacritics).
-FONTCONFIG_LANG = {
-    "ko": "ko", "en": "en", "zh": "zh-cn", "vi": "vi", "th": "th", "ru": "ru", "ja": "ja",
-    "uz": "uz", "mn": "mn-mn", "ne": "ne", "km": "km", "id": "id", "tl": "tl",
-}
+from kiosk.audio.devices import AudioDeviceError, devices
+from kiosk.cli.output import print_json
+from kiosk.store import catalog
+from kiosk.store.environment import from_environment
+from kiosk.store.models import ModelStore
 
 
 def _espeak_voices() -> set[str] | None:
@@ -23,34 +20,29 @@ def _espeak_voices() -> set[str] | None:
     return {line.split()[1] for line in out.splitlines()[1:] if len(line.split()) > 1}
 
 
-def _fonts_for(language: str) -> list[str]:
+def _fonts_for(fontconfig_lang: str) -> list[str]:
+    """The font families fontconfig says cover a language (its fontconfig tag)."""
     if not shutil.which("fc-list"):
         return []
-    out = subprocess.run(["fc-list", f":lang={FONTCONFIG_LANG[language]}", "family"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run(["fc-list", f":lang={fontconfig_lang}", "family"], capture_output=True, text=True, timeout=10)
     return sorted({line.split(",")[0].strip() for line in out.stdout.splitlines() if line.strip()})
 
 
-def report() -> dict:
-    present = models.installed()
-    catalogue = catalog.models()
+def report(store: ModelStore) -> dict:
     # The start-up check: every installed model's sha256; the kiosk refuses a model that fails it.
-    checks = {check.model_id: check for check in models.verify_installed()}
-    shown = [e.id for e in catalogue.values() if e.id in present or e.default] + [i for i in present if i not in catalogue]
-    model_rows = []
-    for model_id in shown:
-        entry = catalogue.get(model_id)
-        check = checks.get(model_id, models.Check(model_id, "missing", ("not installed",)))
-        model_rows.append({"id": model_id, "kind": entry.kind if entry else present[model_id].kind,
-                           "default": bool(entry and entry.default), "state": check.state,
-                           "refused": model_id in present and not check.ok, "problems": list(check.problems)})
+    # Shown: the installed models and the defaults; a default in no store is missing.
+    model_rows = [{"id": row.id, "kind": row.kind, "default": row.default,
+                   "state": row.state if row.in_store else "missing", "refused": row.refused,
+                   "problems": list(row.problems)}
+                  for row in store.inventory(full=True, available=True) if row.in_store or row.default]
     models_ok = all(row["state"] in ("verified", "installed") for row in model_rows)
 
     espeak = _espeak_voices()
     languages = []
     for lang in catalog.languages().values():
-        piper_voice = models.installed_voice(lang.code, lang.piper_voice)
+        piper_voice = store.installed_voice(lang.code, lang.piper_voice)
         espeak_ok = espeak is not None and lang.espeak_voice is not None and lang.espeak_voice in espeak
-        fonts = _fonts_for(lang.code)
+        fonts = _fonts_for(lang.fontconfig)
         languages.append({
             "code": lang.code,
             "name": lang.english,
@@ -73,7 +65,7 @@ def report() -> dict:
         "languages": languages,
         "audio": audio,
         "cpu_threads": len(os.sched_getaffinity(0)),
-        "data_dir": str(models.data_dir()),
+        "data_dir": str(store.data_dir),
         "network": "not used: every model runs from local files; nothing is sent anywhere",
     }
 
@@ -91,3 +83,12 @@ def render(result: dict) -> str:
     lines += ["", "Audio: " + (f"{len(audio['inputs'])} input(s), {len(audio['outputs'])} output(s)" if audio["ok"] else audio["error"])]
     lines += [f"CPU threads: {result['cpu_threads']}", f"Data dir: {result['data_dir']}", f"Network: {result['network']}"]
     return "\n".join(lines)
+
+
+def command(args) -> int:
+    result = report(from_environment())
+    if args.json:
+        print_json(result)
+    else:
+        print(render(result))
+    return 0 if result["ok"] else 1

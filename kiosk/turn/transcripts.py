@@ -13,12 +13,13 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from kiosk import models
-from kiosk.session import TurnRecord
+from kiosk.store import environment
+from kiosk.turn.session import TurnRecord
 
 
 def transcripts_dir() -> Path:
-    return models.data_dir() / "transcripts"
+    # Read from the environment on each call (the controller that appends has no store of its own).
+    return environment.data_dir() / "transcripts"
 
 
 def append(turn: TurnRecord, directory: Path | None = None) -> Path:

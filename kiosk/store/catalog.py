@@ -1,27 +1,30 @@
-"""Reads assets/languages.toml and assets/models.toml: the only reader of either file."""
+"""Reads assets/languages.toml and the model catalogue files: the only reader of either.
+
+The languages are fixed assets (the interface contract), read once for the process. The model
+catalogue is a ``Catalog`` built from the files it is given: assets/models.toml and, where a
+deployment names one, an extra file (``kiosk.store.environment`` reads ``KIOSK_CATALOG``).
+"""
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 from kiosk.errors import BadInput
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+MODELS_FILE = ASSETS_DIR / "models.toml"
 
-# The interface contract: ISO 639-1 codes, in the order the kiosk presents them.
-LANGUAGE_CODES = ("ko", "en", "zh", "vi", "th", "ru", "ja", "uz", "mn", "ne", "km", "id", "tl")
-
+ISO_639_1 = re.compile(r"[a-z]{2}")
 MODEL_KINDS = ("asr", "mt-seq2seq", "mt-llm", "tts")
 # Model ids and file names become paths in the store, so both are single, plain path components.
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}")
-# An extra catalogue file (same format as assets/models.toml), for local mirrors and for tests.
-EXTRA_CATALOG_ENV = "KIOSK_CATALOG"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Language:
     korean: str
     script: str
     font: str
+    fontconfig: str
     piper_voice: str | None = None
     espeak_voice: str | None = None
 
@@ -72,26 +76,50 @@ class ModelEntry:
 
 @cache
 def languages() -> dict[str, Language]:
-    with open(ASSETS_DIR / "languages.toml", "rb") as f:
+    """The kiosk's languages (assets/languages.toml), in the order the kiosk presents them."""
+    path = ASSETS_DIR / "languages.toml"
+    with open(path, "rb") as f:
         raw = tomllib.load(f)
-    table = {code: Language(code=code, **raw[code]) for code in LANGUAGE_CODES}
-    unknown = set(raw) - set(LANGUAGE_CODES)
-    if unknown:
-        raise ValueError(f"languages.toml lists languages outside the contract: {sorted(unknown)}")
+    table = {}
+    for code, fields in raw.items():
+        if not ISO_639_1.fullmatch(code):
+            raise ValueError(f"{path}: [{code}] is not an ISO 639-1 code")
+        try:
+            table[code] = Language(code=code, **fields)
+        except TypeError as error:
+            raise ValueError(f"{path}: [{code}]: {error}") from None
     return table
 
 
-@cache
-def models() -> dict[str, ModelEntry]:
-    """The catalogue: assets/models.toml, plus the file named by ``KIOSK_CATALOG`` when set."""
-    entries = _read_models(ASSETS_DIR / "models.toml")
-    extra = os.environ.get(EXTRA_CATALOG_ENV)
-    if extra:
-        for entry in _read_models(Path(extra)).values():
-            if entry.id in entries:
-                raise BadInput(f"{extra}: model {entry.id} is already in the catalogue")
-            entries[entry.id] = entry
-    return entries
+# The interface contract: ISO 639-1 codes, in the order the kiosk presents them.
+LANGUAGE_CODES: tuple[str, ...] = tuple(languages())
+
+
+class Catalog:
+    """The models the kiosk knows of: the entries of the catalogue files given, in file order.
+
+    ``files`` are read once, here; an id may appear in one file only. The default is the
+    bundled assets/models.toml alone. Extra files (same format) serve local mirrors and tests.
+    """
+
+    def __init__(self, files: Sequence[Path | str] = (MODELS_FILE,)) -> None:
+        self.files: tuple[Path, ...] = tuple(Path(path) for path in files)
+        entries: dict[str, ModelEntry] = {}
+        for path in self.files:
+            for entry in _read_models(path).values():
+                if entry.id in entries:
+                    raise BadInput(f"{path}: model {entry.id} is already in the catalogue")
+                entries[entry.id] = entry
+        self.models: Mapping[str, ModelEntry] = MappingProxyType(entries)
+
+    def get(self, model_id: str) -> ModelEntry | None:
+        return self.models.get(model_id)
+
+    def default_model(self, kind: str) -> ModelEntry:
+        return next(m for m in self.models.values() if m.kind == kind and m.default)
+
+    def __repr__(self) -> str:
+        return f"Catalog({[str(path) for path in self.files]!r})"
 
 
 def _read_models(path: Path) -> dict[str, ModelEntry]:
@@ -136,10 +164,6 @@ def language(code: str) -> Language:
         return languages()[code]
     except KeyError:
         raise KeyError(f"unknown language code {code!r}; offered: {' '.join(LANGUAGE_CODES)}") from None
-
-
-def default_model(kind: str) -> ModelEntry:
-    return next(m for m in models().values() if m.kind == kind and m.default)
 
 
 def phrasebook_dir() -> Path:

@@ -1,0 +1,6 @@
+"""The ``kiosk`` command: ``parser`` (arguments only), ``turns`` (translate, say, demo, listen,
+run, screenshot), ``provisioning`` (``kiosk models ...``), ``doctor``, ``measuring`` (bench,
+soak) and ``output`` (JSON and language codes).
+
+The top layer: it may import every other folder.
+"""
