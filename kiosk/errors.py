@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     VERIFICATION_FAILED = "verification-failed"  # a model file fails its sha256 or size
     PROVISIONING_FAILED = "provisioning-failed"  # a model could not be fetched or installed
     AUDIO_DEVICE = "audio-device"  # no usable microphone or speaker
+    CANCELLED = "cancelled"  # the turn was abandoned (a new turn, Done, the idle timeout)
     INTERNAL = "internal"  # a bug: the details are in the log, by kind only
 
     @property
@@ -34,6 +35,7 @@ _EXIT_CODES = {
     ErrorCode.NO_SPEECH: 2,
     ErrorCode.MODEL_MISSING: 3,
     ErrorCode.AUDIO_DEVICE: 4,
+    ErrorCode.CANCELLED: 130,  # as for Ctrl+C
 }
 _KINDS = {ErrorCode.NO_SPEECH: ErrorCode.BAD_INPUT.value}
 

@@ -41,7 +41,11 @@ class Translation:
 
 
 class Translator(Protocol):
-    """A machine translation model covering some (source, target) pairs."""
+    """A machine translation model covering some (source, target) pairs.
+
+    A translator may also offer ``output_token_count(text) -> int`` (its own tokenizer's count),
+    which ``kiosk eval mt`` uses for tokens-per-second figures.
+    """
 
     model_id: str
     engine: Engine
@@ -61,6 +65,10 @@ class MTError(Exception):
 
 class InvalidInputError(MTError, ValueError):
     """The caller passed empty text or a language code outside the declared languages."""
+
+
+class TranslationCancelled(MTError):
+    """The call was cancelled (``cancel()`` from another thread); decoding stopped."""
 
 
 class UnsupportedPairError(MTError, ValueError):

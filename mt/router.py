@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Collection, Sequence
+from typing import Collection, Mapping, Sequence
 
-from . import Engine, InvalidInputError, Translation, Translator
+from . import Engine, InvalidInputError, Translation, TranslationCancelled, Translator
 from .phrasebook import Phrasebook
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ class Router:
     ``pivot_lang`` with two translators, otherwise ``engine="none"`` with a reason.
     A route that raises or returns empty text falls through to the next one.
 
+    ``quality`` ranks the translators of a pair: (model id, source, target) -> (score, ms per
+    sentence), higher scores first, ties to the faster; the caller measures them (the kiosk:
+    chrF++ from ``kiosk eval mt``). Measured translators go before unmeasured ones, which keep
+    the order given; a pivot route ranks by its weaker leg. Direct routes stay before pivots.
+
     ``languages`` are the codes it accepts (others raise ``InvalidInputError``); by default
     the phrasebook's languages, so a router without a phrasebook must be given them.
     """
@@ -58,6 +63,7 @@ class Router:
         translators: Sequence[Translator],
         pivot_lang: str | None = "en",
         languages: Collection[str] | None = None,
+        quality: Mapping[tuple[str, str, str], tuple[float, float]] | None = None,
     ) -> None:
         if languages is None:
             if phrasebook is None:
@@ -69,18 +75,36 @@ class Router:
         if pivot_lang is not None:
             self._check_language(pivot_lang)
         self.pivot_lang = pivot_lang
+        self.quality = dict(quality or {})
 
     def routes(self, source_lang: str, target_lang: str) -> list[Route]:
         """The machine translation routes for a pair, best first."""
-        routes = [Route((t,)) for t in self.translators if t.supports(source_lang, target_lang)]
+        routes = self._ranked([Route((t,)) for t in self.translators if t.supports(source_lang, target_lang)],
+                              source_lang, target_lang)
         pivot = self.pivot_lang
         if pivot is not None and pivot not in (source_lang, target_lang):
-            routes += [
+            routes += self._ranked([
                 Route((first, second), pivot)
                 for first in self.translators if first.supports(source_lang, pivot)
                 for second in self.translators if second.supports(pivot, target_lang)
-            ]
+            ], source_lang, target_lang)
         return routes
+
+    def _ranked(self, routes: list[Route], source_lang: str, target_lang: str) -> list[Route]:
+        """Measured routes first, best score then fastest; unmeasured ones after, in the order given."""
+        if not self.quality:
+            return routes
+
+        def measured(route: Route) -> tuple[float, float] | None:
+            langs = [source_lang, *([route.pivot] if route.pivot else []), target_lang]
+            legs = [self.quality.get((leg.model_id, langs[i], langs[i + 1])) for i, leg in enumerate(route.legs)]
+            if any(leg is None for leg in legs):
+                return None
+            return min(score for score, _ in legs), sum(ms for _, ms in legs)
+
+        keys = [measured(route) for route in routes]
+        order = sorted(range(len(routes)), key=lambda i: (0, -keys[i][0], keys[i][1], i) if keys[i] else (1, 0, 0, i))
+        return [routes[i] for i in order]
 
     def translate(self, text: str, source_lang: str, target_lang: str) -> Translation:
         return self.translate_many([text], source_lang, target_lang)[0]
@@ -111,6 +135,8 @@ class Router:
             try:
                 translated = route.run([texts[i] for i in pending], source_lang, target_lang)
                 outputs = list(zip(pending, translated, strict=True))  # a short answer counts as a failure
+            except TranslationCancelled:
+                raise  # the caller abandoned the turn: no other route should start
             except Exception as exc:  # a model failing at run time is an outcome, not a crash
                 log.warning("translation by %s failed: %s", route.model_id, type(exc).__name__)
                 failures.append(f"{route.model_id} failed ({type(exc).__name__})")

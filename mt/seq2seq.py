@@ -3,7 +3,16 @@
 The engine-specific language codes of these model families live here and nowhere else.
 Token conventions follow the CTranslate2 guide for converted Transformers models: the
 source is ``[language token] + pieces + ["</s>"]`` and the target language token is
-forced as the first decoded token, then removed from the output.
+forced as the first decoded token, then removed from the output. A model whose
+``config.json`` sets ``add_source_eos`` (Marian and Fairseq conversions) gets no explicit
+``</s>``. An Argos Translate package (its ``metadata.json`` kept beside the model) is fed as
+argostranslate/translate.py feeds it: sentencepiece pieces only, and its ``target_prefix``
+forced, then removed.
+
+Tokenizer layouts accepted (the pre-converted repositories use all of them):
+``source.spm`` + ``target.spm``; one shared ``sentencepiece.bpe.model``, ``spm.128k.model``,
+``spm.model`` or ``sentencepiece.model``; or ``tokenizer.json`` alone. Vocabularies are
+``shared_vocabulary`` or ``source_vocabulary`` + ``target_vocabulary``, as ``.json`` or ``.txt``.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import Collection, Literal, Sequence
 
 import ctranslate2
 import sentencepiece
+import tokenizers
 
 from text.sentences import split_sentences
 
@@ -37,7 +47,9 @@ NLLB_TOKENS: dict[str, str] = {
 }
 
 # Multi-target OPUS-MT models choose the output language with a ">>xxx<<" source token.
-# Model releases differ in the code they use, so the first candidate in the vocabulary wins.
+# Model releases differ in the code they use. At load time every ">>xxx<<" token of the model's
+# own vocabulary is read and mapped to a language (``opus_target_tokens``); this table only
+# orders the preferred ones first (e.g. Simplified before any other Chinese token).
 OPUS_TARGET_TOKENS: dict[str, tuple[str, ...]] = {
     "ko": (">>kor<<",), "en": (">>eng<<",),
     "zh": (">>cmn_Hans<<", ">>zho_Hans<<", ">>cmn<<", ">>zho<<"),
@@ -47,13 +59,50 @@ OPUS_TARGET_TOKENS: dict[str, tuple[str, ...]] = {
     "ne": (">>npi<<", ">>nep<<"), "km": (">>khm<<",), "id": (">>ind<<",),
     "tl": (">>tgl<<", ">>tgl_Latn<<", ">>fil<<"),
 }
-_OPUS_TOKEN = re.compile(r">>\w+<<")
+_OPUS_TOKEN = re.compile(r">>(\w+)<<")
+# ISO 639-3 (and macrolanguage member) codes OPUS-MT uses, to ISO 639-1.
+ISO_639_3: dict[str, str] = {
+    "kor": "ko", "eng": "en", "zho": "zh", "cmn": "zh", "vie": "vi", "tha": "th", "rus": "ru", "jpn": "ja",
+    "uzb": "uz", "uzn": "uz", "mon": "mn", "khk": "mn", "nep": "ne", "npi": "ne", "khm": "km", "ind": "id",
+    "tgl": "tl", "fil": "tl",
+}
+# The script the kiosk writes each language in; a token naming another script is not that language's.
+OPUS_SCRIPTS: dict[str, str] = {"zh": "Hans", "uz": "Latn", "mn": "Cyrl", "tl": "Latn", "ko": "Hang", "ja": "Jpan"}
 
 # Languages written without spaces between sentences; all others get one space.
 _UNSPACED_SENTENCE_LANGUAGES = frozenset({"zh", "ja"})
 
 _CONTROL_TOKENS = frozenset({"<s>", "</s>", "<pad>", "<unk>"})
-SHARED_SENTENCEPIECE_NAMES = ("sentencepiece.bpe.model", "spm.model", "sentencepiece.model")
+SHARED_SENTENCEPIECE_NAMES = ("sentencepiece.bpe.model", "spm.128k.model", "spm.model", "sentencepiece.model")
+SOURCE_TOKENIZER_NAMES = ("source.spm", *SHARED_SENTENCEPIECE_NAMES, "tokenizer.json")
+TARGET_TOKENIZER_NAMES = ("target.spm", *SHARED_SENTENCEPIECE_NAMES, "tokenizer.json")
+ARGOS_METADATA = "metadata.json"
+
+
+def opus_target_tokens(vocabulary: Collection[str], languages: Collection[str] = ()) -> dict[str, str]:
+    """Each language's ">>xxx<<" target token, read from the model's own vocabulary.
+
+    A token counts for a language when its code is the language's ISO 639-1 code (in
+    ``languages``) or an ISO 639-3 code of it, and it names no script or the language's
+    script. Of several, the ``OPUS_TARGET_TOKENS`` preference comes first, then tokens
+    without a script, then the rest in vocabulary order.
+    """
+    found: dict[str, list[str]] = {}
+    for token in vocabulary:
+        match = _OPUS_TOKEN.fullmatch(token)
+        if not match:
+            continue
+        code, _, script = match.group(1).partition("_")
+        lang = code if code in languages else ISO_639_3.get(code)
+        if lang is None or (script and script != OPUS_SCRIPTS.get(lang, script)):
+            continue
+        found.setdefault(lang, []).append(token)
+    tokens = {}
+    for lang, candidates in found.items():
+        preferred = OPUS_TARGET_TOKENS.get(lang, ())
+        candidates.sort(key=lambda t: (preferred.index(t) if t in preferred else len(preferred), "_" in t))
+        tokens[lang] = candidates[0]
+    return tokens
 
 def join_sentences(sentences: Sequence[str], language: str) -> str:
     separator = "" if language in _UNSPACED_SENTENCE_LANGUAGES else " "
@@ -120,6 +169,39 @@ class SentencePieceTokenizer:
         return [self._processor.id_to_piece(i) for i, text in zip(ids, texts) if "\n" in text]
 
 
+class HuggingFaceTokenizer:
+    """A ``tokenizer.json`` read with the ``tokenizers`` package (no transformers, no torch)."""
+
+    def __init__(self, model_dir: Path, path: Path) -> None:
+        self.path = path
+        try:
+            self._tokenizer = tokenizers.Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception on malformed files
+            raise ModelLoadError(model_dir, f"the tokenizer {path.name} is unreadable ({exc})") from exc
+
+    def pieces(self, text: str, add_bos: bool = False) -> list[str]:
+        # The tokenizer's own post-processor knows whether (and which) special tokens the model expects;
+        # seq2seq callers add language tokens and </s> themselves.
+        return self._tokenizer.encode(text, add_special_tokens=add_bos).tokens
+
+    def text(self, pieces: Sequence[str]) -> str:
+        ids = [self._tokenizer.token_to_id(piece) for piece in pieces]
+        return self._tokenizer.decode([i for i in ids if i is not None])
+
+    def newline_pieces(self) -> list[str]:
+        """Tokens whose text contains a line break (decoding stops on them)."""
+        vocabulary = self._tokenizer.get_vocab()
+        texts = self._tokenizer.decode_batch([[i] for i in vocabulary.values()])
+        return [token for token, text in zip(vocabulary, texts) if "\n" in text]
+
+
+def load_tokenizer(model_dir: Path, path: Path) -> SentencePieceTokenizer | HuggingFaceTokenizer:
+    """A ``tokenizer.json`` or a sentencepiece model, by its file name."""
+    if path.suffix == ".json":
+        return HuggingFaceTokenizer(model_dir, path)
+    return SentencePieceTokenizer(model_dir, path)
+
+
 def find_model_file(model_dir: Path, explicit: str | Path | None, candidates: Sequence[str], what: str) -> Path:
     """The explicit file if given, else the first candidate name present in the model dir."""
     paths = [model_dir / explicit] if explicit is not None else [model_dir / name for name in candidates]
@@ -136,14 +218,23 @@ def check_model_dir(model_dir: Path) -> None:
         raise ModelLoadError(model_dir, "model.bin is missing")
 
 
-def read_model_config(model_dir: Path) -> dict:
-    path = model_dir / "config.json"
+def read_model_config(model_dir: Path, name: str = "config.json") -> dict:
+    path = model_dir / name
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        content = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(model_dir, f"config.json is unreadable ({exc})") from exc
+        raise ModelLoadError(model_dir, f"{name} is unreadable ({exc})") from exc
+    if not isinstance(content, dict):
+        raise ModelLoadError(model_dir, f"{name} is not a JSON object")
+    return content
+
+
+def argos_codes(metadata: dict, side: str) -> list[str]:
+    """An Argos package's ``from``/``to`` codes: ``<side>_code`` and the ``<side>_codes`` list."""
+    codes = [metadata.get(f"{side}_code"), *(metadata.get(f"{side}_codes") or ())]
+    return [code for code in dict.fromkeys(codes) if isinstance(code, str) and code]
 
 
 def read_vocabulary(model_dir: Path, names: Sequence[str]) -> list[str]:
@@ -178,18 +269,18 @@ def open_ctranslate2(model_class: type, model_dir: Path, options: RuntimeOptions
         raise ModelLoadError(model_dir, f"CTranslate2 could not load it ({exc})") from exc
 
 
-def _language_tokens(family: Family, source_vocabulary: set[str]) -> dict[str, str]:
+def _language_tokens(family: Family, source_vocabulary: set[str], languages: Collection[str]) -> dict[str, str]:
     """Each language's token in this model family (for OPUS-MT, as found in the vocabulary)."""
     if family == "m2m100":
         return M2M100_TOKENS
     if family == "nllb":
         return NLLB_TOKENS
-    tokens = {}
-    for lang, candidates in OPUS_TARGET_TOKENS.items():
-        present = [token for token in candidates if token in source_vocabulary]
-        if present:
-            tokens[lang] = present[0]
-    return tokens
+    return opus_target_tokens(source_vocabulary, languages)
+
+
+def _listed(tokens: Sequence[str], most: int = 20) -> str:
+    shown = ", ".join(tokens[:most])
+    return shown + (f" and {len(tokens) - most} more" if len(tokens) > most else "")
 
 
 class Seq2SeqTranslator:
@@ -198,7 +289,9 @@ class Seq2SeqTranslator:
     ``languages`` are the languages the model was declared to cover: its source
     languages, and its target languages too unless ``target_languages`` is given
     (required for OPUS-MT, which translates one way). Coverage is further limited to
-    languages whose tokens the model's vocabulary actually holds.
+    languages whose tokens the model's vocabulary actually holds. An Argos Translate
+    package (``metadata.json`` beside the model) covers the declared languages among its
+    ``from_code(s)`` as sources and its ``to_code(s)`` as targets.
     """
 
     engine: Engine = "seq2seq"
@@ -225,42 +318,61 @@ class Seq2SeqTranslator:
 
         check_model_dir(self.model_dir)
         config = read_model_config(self.model_dir)
+        argos = read_model_config(self.model_dir, ARGOS_METADATA) if family == "marian" else {}
         source_vocabulary = set(read_vocabulary(self.model_dir, ("source_vocabulary", "shared_vocabulary")))
         target_vocabulary = set(read_vocabulary(self.model_dir, ("target_vocabulary", "shared_vocabulary")))
-        self._source_tokenizer = SentencePieceTokenizer(
-            self.model_dir,
-            find_model_file(self.model_dir, self.options.source_sentencepiece,
-                            ("source.spm", *SHARED_SENTENCEPIECE_NAMES), "sentencepiece model"),
-        )
-        self._target_tokenizer = SentencePieceTokenizer(
-            self.model_dir,
-            find_model_file(self.model_dir, self.options.target_sentencepiece or self.options.source_sentencepiece,
-                            ("target.spm", *SHARED_SENTENCEPIECE_NAMES), "sentencepiece model"),
-        )
-        # Models converted from Marian or Fairseq append </s> themselves; Transformers models do not.
-        self._source_suffix = [] if config.get("add_source_eos") else ["</s>"]
+        self._source_tokenizer = load_tokenizer(self.model_dir, find_model_file(
+            self.model_dir, self.options.source_sentencepiece, SOURCE_TOKENIZER_NAMES, "tokenizer"))
+        self._target_tokenizer = load_tokenizer(self.model_dir, find_model_file(
+            self.model_dir, self.options.target_sentencepiece or self.options.source_sentencepiece,
+            TARGET_TOKENIZER_NAMES, "tokenizer"))
+        # Models converted from Marian or Fairseq append </s> themselves; Transformers models do not;
+        # Argos passes the bare pieces (argostranslate/translate.py), whatever the converter was.
+        self._source_suffix = [] if config.get("add_source_eos") or argos else ["</s>"]
+        prefix = argos.get("target_prefix") or ""
+        self._argos_prefix = [prefix] if isinstance(prefix, str) and prefix else []
 
         # Multi-target OPUS-MT models have ">>xxx<<" tokens and expect one on the source side.
-        self._target_token_in_source = family == "marian" and any(map(_OPUS_TOKEN.fullmatch, source_vocabulary))
-        self._language_tokens = _language_tokens(family, source_vocabulary)
+        opus_tokens = sorted(token for token in source_vocabulary if _OPUS_TOKEN.fullmatch(token))
+        self._target_token_in_source = family == "marian" and bool(opus_tokens) and not argos
+        declared = {*languages, *(target_languages or ())}
+        self._language_tokens = _language_tokens(family, source_vocabulary, declared)
         sources = set(languages)
         targets = set(target_languages) if target_languages is not None else set(languages)
-        if family != "marian":
+        if argos:
+            sources = declared & set(argos_codes(argos, "from"))
+            targets = declared & set(argos_codes(argos, "to"))
+        elif family != "marian":
             sources = {lang for lang in sources if self._language_tokens.get(lang) in source_vocabulary}
             targets = {lang for lang in targets if self._language_tokens.get(lang) in target_vocabulary}
         elif self._target_token_in_source:
-            targets &= self._language_tokens.keys()
+            missing = sorted(targets - self._language_tokens.keys())
+            if missing:
+                raise ModelLoadError(
+                    self.model_dir,
+                    f"its vocabulary has no target token for {', '.join(missing)} "
+                    f"(it has {_listed(opus_tokens)})",
+                )
         self.source_languages = frozenset(sources)
         self.target_languages = frozenset(targets)
         if not any(self.supports(s, t) for s in self.source_languages for t in self.target_languages):
             raise ModelLoadError(
                 self.model_dir,
                 f"its vocabulary has no {family} language tokens for the declared languages "
-                f"({', '.join(sorted({*languages, *(target_languages or ())}))})",
+                f"({', '.join(sorted(declared))})" if not argos else
+                f"its Argos metadata translates {argos_codes(argos, 'from')}→{argos_codes(argos, 'to')}, "
+                f"not the declared languages ({', '.join(sorted(declared))})",
             )
-        self._strip_tokens = _CONTROL_TOKENS | set(self._language_tokens.values()) | {
+        self._strip_tokens = _CONTROL_TOKENS | set(self._language_tokens.values()) | set(self._argos_prefix) | {
             token for token in target_vocabulary if _OPUS_TOKEN.fullmatch(token)
         }
+        # M2M-100 has one "__zh__" with no script, and writes Traditional as often as Simplified;
+        # the kiosk's Chinese is Simplified (as the ASR's is), so its output is converted.
+        self._to_simplified = None
+        if family == "m2m100" and "zh" in self.target_languages:
+            import opencc
+
+            self._to_simplified = opencc.OpenCC("t2s")
         self._translator = open_ctranslate2(ctranslate2.Translator, self.model_dir, self.options)
 
     def supports(self, source_lang: str, target_lang: str) -> bool:
@@ -280,12 +392,22 @@ class Seq2SeqTranslator:
         return prefix + pieces + self._source_suffix
 
     def target_prefix(self, target_lang: str) -> list[str] | None:
-        """The tokens forced at the start of the output (the target language token)."""
-        return None if self.family == "marian" else [self._language_tokens[target_lang]]
+        """The tokens forced at the start of the output (the target language token, or Argos's prefix)."""
+        if self.family == "marian":
+            return list(self._argos_prefix) or None
+        return [self._language_tokens[target_lang]]
 
-    def output_text(self, tokens: Sequence[str]) -> str:
-        """Decode output tokens, dropping language and control tokens."""
-        return self._target_tokenizer.text([t for t in tokens if t not in self._strip_tokens]).strip()
+    def output_text(self, tokens: Sequence[str], target_lang: str | None = None) -> str:
+        """Decode output tokens, dropping language and control tokens (and, for M2M-100 Chinese,
+        converting to Simplified)."""
+        text = self._target_tokenizer.text([t for t in tokens if t not in self._strip_tokens]).strip()
+        if self._to_simplified is not None and target_lang == "zh":
+            text = self._to_simplified.convert(text)
+        return text
+
+    def output_token_count(self, text: str) -> int:
+        """How many target-vocabulary pieces ``text`` is (for tokens-per-second figures)."""
+        return len(self._target_tokenizer.pieces(text)) if text else 0
 
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str) -> list[str]:
         """Translate every sentence of every text in one batch, then rejoin per text."""
@@ -309,7 +431,7 @@ class Seq2SeqTranslator:
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             disable_unk=options.disable_unk,
         )
-        outputs = iter(self.output_text(result.hypotheses[0]) for result in results)
+        outputs = iter(self.output_text(result.hypotheses[0], target_lang) for result in results)
         return [
             join_sentences([next(outputs) for _ in text_sentences], target_lang)
             for text_sentences in sentences_per_text

@@ -6,6 +6,7 @@ Sentence splitting and the phrasebook's matching key are text/'s, tested in test
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import sentencepiece
-from tiny_mt import LANGUAGES, build_llm, build_marian, build_seq2seq, write_tokenizer_json
+from tiny_mt import LANGUAGES, REPO_LAYOUTS, build_llm, build_marian, build_repo_layout, build_seq2seq, write_tokenizer_json
 
 from kiosk.store import catalog
 from mt import InvalidInputError, ModelLoadError, PhrasebookError, Translation, UnsupportedPairError
@@ -28,6 +29,7 @@ from mt.seq2seq import (
     Seq2SeqOptions,
     Seq2SeqTranslator,
     join_sentences,
+    opus_target_tokens,
 )
 from text.sentences import split_sentences
 
@@ -53,6 +55,21 @@ def test_family_codes_cover_exactly_the_catalogue(family, table):
     assert set(table) == catalogue - FAMILY_GAPS[family], f"{family}: update its code table in mt/seq2seq.py"
 
 
+def test_family_codes_are_the_upstream_tokenizers_codes():
+    """Checked against Transformers' own tokenizer constants (a test-only dependency), not our tables."""
+    pytest.importorskip("transformers")
+    from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES as M2M100_CODES
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES as NLLB_CODES
+
+    m2m100 = {f"__{code}__" for code in M2M100_CODES["m2m100"]}
+    assert {lang: token for lang, token in M2M100_TOKENS.items() if token not in m2m100} == {}
+    assert {lang: token for lang, token in NLLB_TOKENS.items() if token not in NLLB_CODES} == {}
+    # Each code's script is the one the kiosk writes that language in (assets/languages.toml).
+    for lang, token in NLLB_TOKENS.items():
+        script = catalog.language(lang).script
+        assert token.split("_")[1] == ("Hani" if script == "Hani" else script), (lang, token)
+
+
 def test_join_sentences_spacing_by_language():
     assert join_sentences(["你好。", "谢谢。"], "zh") == "你好。谢谢。"
     assert join_sentences(["こんにちは。", "はい。"], "ja") == "こんにちは。はい。"
@@ -68,6 +85,7 @@ def model_dirs(tmp_path_factory) -> dict[str, Path]:
         "m2m100": build_seq2seq(base / "m2m100-tiny", "m2m100", seed=1),
         "nllb": build_seq2seq(base / "nllb-tiny", "nllb", seed=2),
         "ko-en": build_marian(base / "opus-ko-en", "ko", "en", seed=3),
+        "ko-en-marian": build_marian(base / "opus-ko-en-marian", "ko", "en", seed=3, converter="marian"),
         "en-vi": build_marian(base / "opus-en-vi", "en", "vi", seed=4),
         "en-mul": build_marian(base / "opus-en-mul", "en", "vi", (">>vie<<", ">>tha<<"), seed=5),
         "llm": build_llm(base / "llm-tiny"),
@@ -141,23 +159,87 @@ def test_target_token_is_forced_then_removed(m2m):
     assert m2m.output_text(["__en__", *english]) == "hello thank you"
 
 
-def test_marian_pair_has_no_language_tokens_and_implicit_eos(ko_en):
+@pytest.mark.parametrize("variant, eos", [("ko-en", ["</s>"]), ("ko-en-marian", [])],
+                         ids=["transformers-converter", "marian-converter"])
+def test_marian_pair_has_no_language_tokens_and_eos_as_its_converter_wants(model_dirs, variant, eos):
+    model_dir = model_dirs[variant]
+    config = json.loads((model_dir / "config.json").read_text())
+    shared = (model_dir / "shared_vocabulary.json").is_file()
+    # TransformersConverter: one shared vocabulary, add_source_eos false, so the caller appends </s>;
+    # MarianConverter: separate vocabularies, add_source_eos true, so CTranslate2 appends it itself.
+    assert (shared, config["add_source_eos"]) == ((True, False) if variant == "ko-en" else (False, True))
+    ko_en = Seq2SeqTranslator(model_dir, "marian", ["ko"], target_languages=["en"], options=FAST)
     pieces = sentencepiece_pieces(ko_en.model_dir / "source.spm", "감사합니다.")
-    # The Marian converter sets add_source_eos, so CTranslate2 appends </s> itself.
-    assert ko_en.source_tokens("감사합니다.", "ko", "en") == pieces
+    assert ko_en.source_tokens("감사합니다.", "ko", "en") == pieces + eos
     assert ko_en.target_prefix("en") is None
     assert ko_en.supports("ko", "en") and not ko_en.supports("en", "ko")
     assert ko_en.translate(["감사합니다."], "ko", "en")[0]
 
 
 def test_marian_multi_target_uses_target_token(model_dirs):
-    translator = Seq2SeqTranslator(
-        model_dirs["en-mul"], "marian", ["en"], target_languages=["vi", "th", "ko"], options=FAST
-    )
+    translator = Seq2SeqTranslator(model_dirs["en-mul"], "marian", ["en"], target_languages=["vi", "th"], options=FAST)
     assert translator.source_tokens("hello.", "en", "th")[0] == ">>tha<<"
     assert translator.supports("en", "vi") and translator.supports("en", "th")
-    assert not translator.supports("en", "ko")  # no >>kor<< token in its vocabulary
     assert all(translator.translate(["hello.", "thank you."], "en", "vi"))
+    # No >>kor<< (nor any other Korean token) in its vocabulary: refused, naming the tokens it has.
+    with pytest.raises(ModelLoadError, match="no target token for ko .it has >>tha<<, >>vie<<"):
+        Seq2SeqTranslator(model_dirs["en-mul"], "marian", ["en"], target_languages=["vi", "ko"], options=FAST)
+
+
+def test_opus_target_tokens_come_from_the_model_vocabulary():
+    vocabulary = [">>cmn_Hant<<", ">>yue<<", ">>zho<<", ">>cmn_Hans<<", ">>uzb_Cyrl<<", ">>uzn_Latn<<", ">>fil<<",
+                  ">>tl<<", ">>deu<<", "▁hello"]
+    tokens = opus_target_tokens(vocabulary, ["tl", "zh", "uz"])
+    # Simplified before the bare code, Traditional never; a script the kiosk does not write is skipped.
+    assert tokens == {"zh": ">>cmn_Hans<<", "uz": ">>uzn_Latn<<", "tl": ">>fil<<"}  # a preferred code first
+    # Tokens no hand-written table lists are still found through their ISO 639-3 code.
+    assert opus_target_tokens([">>zho_Hans<<", ">>khk_Cyrl<<", ">>npi<<"]) == {
+        "zh": ">>zho_Hans<<", "mn": ">>khk_Cyrl<<", "ne": ">>npi<<"}
+    assert opus_target_tokens([">>cmn_Hant<<"]) == {}
+
+
+def test_m2m100_chinese_is_converted_to_simplified(tmp_path):
+    # M2M-100 has one __zh__ with no script; this tiny model always writes Traditional "這裡號碼".
+    model_dir = build_seq2seq(tmp_path / "m2m-traditional", "m2m100", favour="這裡號碼")
+    translator = Seq2SeqTranslator(model_dir, "m2m100", ["ko", "zh", "vi"], options=FAST)
+    [chinese] = translator.translate(["감사합니다."], "ko", "zh")
+    assert "这里号码" in chinese and "這" not in chinese and "號" not in chinese
+    [vietnamese] = translator.translate(["감사합니다."], "ko", "vi")
+    assert "這裡號碼" in vietnamese  # only Chinese output is converted
+
+
+@pytest.mark.parametrize("repo, family, pair", [
+    ("jncraton/m2m100_418M-ct2-int8", "m2m100", None),
+    ("JustFrederik/m2m_100_418m_ct2_int8", "m2m100", None),
+    ("JustFrederik/nllb-200-distilled-600M-ct2-int8", "nllb", None),
+    ("OpenNMT/nllb-200-distilled-1.3B-ct2-int8", "nllb", None),
+    ("gaudi/opus-mt-en-zh-ctranslate2", "marian", ("en", "zh")),
+    ("gaudi/opus-mt-th-en-ctranslate2", "marian", ("th", "en")),
+])
+def test_every_pre_converted_repository_layout_loads(tmp_path, repo, family, pair):
+    assert repo.replace("en-zh", "{pair}").replace("th-en", "{pair}") in REPO_LAYOUTS
+    model_dir = build_repo_layout(tmp_path / "model", repo, pair)
+    if pair:
+        translator = Seq2SeqTranslator(model_dir, family, pair[:1], target_languages=pair[1:], options=FAST)
+        text = {"en": "hello please wait.", "th": "สวัสดี ขอบคุณ"}[pair[0]]
+        assert translator.translate([text], *pair)[0]
+        if pair[1] == "zh":
+            assert translator.source_tokens(text, *pair)[0] == ">>cmn_Hans<<"
+    else:
+        translator = Seq2SeqTranslator(model_dir, family, LANGUAGES, options=FAST)
+        assert translator.source_languages == translator.target_languages == frozenset(LANGUAGES)
+        tokens = translator.source_tokens("서류 번호 여기", "ko", "en")
+        config = json.loads((model_dir / "config.json").read_text())
+        assert (tokens[-1] == "</s>") == (not config.get("add_source_eos"))  # fairseq conversions add it themselves
+        assert "<unk>" not in tokens and translator.translate(["서류 번호 여기."], "ko", "vi")[0]
+
+
+def test_missing_tokenizer_names_the_files_it_expected(model_dirs, tmp_path):
+    broken = corrupt_copy(model_dirs["nllb"], tmp_path / "nllb", lambda d: (d / "sentencepiece.bpe.model").unlink())
+    with pytest.raises(ModelLoadError) as error:
+        Seq2SeqTranslator(broken, "nllb", LANGUAGES, options=FAST)
+    for name in ("source.spm", "sentencepiece.bpe.model", "spm.128k.model", "tokenizer.json"):
+        assert name in str(error.value)
 
 
 def test_batch_keeps_texts_and_sentences_in_order(m2m):
@@ -203,7 +285,7 @@ def truncate_model(model_dir: Path) -> None:
         (truncate_model, "CTranslate2 could not load it"),
         (lambda d: (d / "shared_vocabulary.json").unlink(), "no vocabulary file"),
         (lambda d: (d / "model.bin").unlink(), "model.bin is missing"),
-        (lambda d: (d / "sentencepiece.bpe.model").unlink(), "no sentencepiece model"),
+        (lambda d: (d / "sentencepiece.bpe.model").unlink(), "no tokenizer found"),
         (lambda d: (d / "sentencepiece.bpe.model").write_bytes(b"not a model"), "unreadable"),
         (lambda d: (d / "config.json").write_text("{"), "config.json is unreadable"),
     ],
@@ -245,6 +327,48 @@ def test_llm_with_tokenizer_json(model_dirs, tmp_path):
     assert "▁hello" in translator.prompt_tokens("hello", "en", "ko")
     assert translator.translate(["hello", "you"], "en", "ko") == ["hello", "hello"]
     assert not translator.supports("en", "vi")
+
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+    "[INST] {{ message['content'] }} [/INST]{% else %}{{ raise_exception('user turns only') }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %} Answer:{% endif %}"
+)
+
+
+def test_llm_uses_the_models_chat_template_and_end_tokens(model_dirs, tmp_path):
+    def add_template(model_dir):
+        vocabulary = json.loads((model_dir / "vocabulary.json").read_text())
+        (model_dir / "tokenizer_config.json").write_text(json.dumps({
+            "chat_template": CHAT_TEMPLATE, "bos_token": "<s>",
+            "eos_token": {"content": "</s>", "special": True}}))
+        (model_dir / "generation_config.json").write_text(json.dumps({"eos_token_id": [vocabulary.index("▁help")]}))
+
+    model_dir = corrupt_copy(model_dirs["llm"], tmp_path / "llm-chat", add_template)
+    translator = LLMTranslator(model_dir, ENGLISH_NAMES, options=LLMOptions(device="cpu", max_new_tokens=8))
+    assert translator.uses_chat_template
+    prompt = translator.prompt("안녕하세요\n반갑습니다", "ko", "vi")
+    assert prompt.startswith("<s>[INST] Translate the following Korean text into Vietnamese.")
+    assert prompt.endswith("안녕하세요 반갑습니다 [/INST] Answer:") and "User:" not in prompt
+    tokens = translator.prompt_tokens("안녕하세요", "ko", "vi")
+    assert tokens[0] == "<s>" and tokens.count("<s>") == 1  # the template's BOS, written once, as the token
+    assert {"</s>", "▁help"} <= set(translator._end_tokens)  # tokenizer_config's eos and generation_config's id
+    assert translator.translate(["안녕하세요."], "ko", "vi") == ["hello"]
+    # Without a template, the documented fallback prompt.
+    assert not LLMTranslator(model_dirs["llm"], ENGLISH_NAMES, options=LLMOptions(device="cpu")).uses_chat_template
+
+
+def test_llm_chat_template_is_sandboxed(model_dirs, tmp_path):
+    from jinja2.exceptions import SecurityError
+
+    def add_template(model_dir):
+        (model_dir / "tokenizer_config.json").write_text(json.dumps(
+            {"chat_template": "{{ messages.__class__.__mro__[1].__subclasses__() }}"}))
+
+    model_dir = corrupt_copy(model_dirs["llm"], tmp_path / "llm-evil", add_template)
+    translator = LLMTranslator(model_dir, ENGLISH_NAMES, options=LLMOptions(device="cpu"))
+    with pytest.raises(SecurityError):
+        translator.prompt("hello", "en", "ko")
 
 
 def test_llm_answer_cleanup(llm):

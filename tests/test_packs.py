@@ -161,6 +161,35 @@ def test_argos_package_imports_and_translates_through_the_router(kiosk_cli, stor
     assert router.translate("xin chào cảm ơn", "vi", "en").engine == "none"  # one direction only
 
 
+def test_argos_conventions_no_eos_and_the_packages_target_prefix(store, tmp_path):
+    """As argostranslate/translate.py: bare sentencepiece pieces, ``target_prefix`` forced then removed."""
+    from mt.seq2seq import Seq2SeqTranslator
+
+    package_dir = build_argos_package(tmp_path / "en_ko", "en", "ko", target_prefix="__ko__",
+                                      from_codes=["en"], to_codes=["ko", "ja"])
+    package = zip_package(tmp_path / "translate-en_ko.argosmodel", package_dir, "translate-en_ko")
+    [model] = packs.import_path(from_environment(), package)
+    assert model.id == "argos-en-ko" and model.languages == ("en", "ko", "ja") and "metadata.json" in model.files
+    translator = Seq2SeqTranslator(model.path, "marian", model.languages[:1], target_languages=model.languages[1:])
+    pieces = translator._source_tokenizer.pieces("hello please wait")
+    assert translator.source_tokens("hello please wait", "en", "ko") == pieces  # no </s>
+    assert translator.target_prefix("ko") == ["__ko__"]
+    assert translator.supports("en", "ko") and translator.supports("en", "ja") and not translator.supports("ko", "en")
+    raw = translator._translator.translate_batch([pieces], target_prefix=[["__ko__"]], max_decoding_length=6)
+    assert raw[0].hypotheses[0][0] == "__ko__"
+    [text] = translator.translate(["hello please wait"], "en", "ko")
+    assert text and "__ko__" not in text
+
+
+def test_argos_package_with_several_source_codes(store, tmp_path):
+    package_dir = build_argos_package(tmp_path / "mul_en", "vi", "en", from_codes=["vi", "th", "de"])
+    [model] = packs.import_path(from_environment(), zip_package(tmp_path / "mul_en.argosmodel", package_dir, "mul_en"))
+    assert model.id == "argos-vi-en" and model.languages == ("vi", "th", "en")  # de is not a kiosk language
+    router = Engines().router
+    assert router.translate("xin chào cảm ơn", "vi", "en").model_id == "argos-vi-en"
+    assert router.translate("สวัสดี ขอบคุณ", "th", "en").model_id == "argos-vi-en"
+
+
 def test_argos_package_for_a_language_the_kiosk_does_not_offer(store, argos_dir, tmp_path):
     package_dir = tmp_path / "de_en"
     shutil.copytree(argos_dir, package_dir)

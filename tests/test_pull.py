@@ -5,11 +5,15 @@ local mirror would be configured. Hugging Face itself is never contacted.
 """
 
 import hashlib
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from tiny_mt import build_seq2seq
 
 from kiosk.store import models, pull
@@ -231,3 +235,63 @@ def test_hugging_face_sources_become_resolve_urls():
     assert all("/rhasspy/piper-voices/resolve/v1.0.0/zh/zh_CN/huayan/medium/" in d.url for d in voice)
     base = pull.plan(Catalog().models["whisper-base"])
     assert {d.name: d.sha256 for d in base} == Catalog().models["whisper-base"].files
+
+
+# --- pre-converted catalogue models, pulled with nothing but the kiosk's own dependencies ------------
+
+# Every catalogue translation model that comes pre-converted, pulled from a stand-in Hugging Face.
+PRE_CONVERTED = [entry for entry in Catalog().models.values() if entry.kind == "mt-seq2seq" and not entry.convert]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """A loopback stand-in for huggingface.co: ``/<repo>/resolve/main/<file>`` for each repository,
+    holding a tiny model in exactly that repository's layout (tests/tiny_mt.py, ``build_repo_layout``)."""
+    from tiny_mt import build_repo_layout
+
+    base = tmp_path_factory.mktemp("hub")
+    files = {}
+    for seed, entry in enumerate(PRE_CONVERTED):
+        pair = entry.languages if entry.family == "marian" else None
+        model_dir = build_repo_layout(base / entry.id, entry.repo, pair, seed=seed)
+        files |= {f"/{entry.repo}/resolve/main/{path.name}": path.read_bytes() for path in model_dir.iterdir()}
+    served = FileServer(files)
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def without_torch(tmp_path) -> dict[str, str]:
+    """Environment for a subprocess in which ``import torch`` and ``import transformers`` fail."""
+    blocker = tmp_path / "no-torch"
+    for name in ("torch", "transformers"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
+    return {"PYTHONPATH": str(blocker)}
+
+
+def test_pre_converted_models_pull_without_torch_and_translate(kiosk_cli, hub, tmp_path, monkeypatch, without_torch):
+    assert {entry.id for entry in PRE_CONVERTED} >= {"m2m100-418m", "nllb-200-distilled-600m", "opus-mt-en-zh"}
+    env = {**without_torch, "HF_ENDPOINT": hub.url, "KIOSK_DATA_DIR": str(tmp_path / "data")}
+    probe = subprocess.run([sys.executable, "-c", "from kiosk.store import pull; print(pull.converter_available())"],
+                           capture_output=True, text=True, env={**os.environ, **env}, cwd=REPO)
+    assert probe.stdout.strip() == "False", probe.stderr  # neither torch nor transformers can be imported
+
+    result = kiosk_cli("models", "pull", *(entry.id for entry in PRE_CONVERTED), "--json", env=env)
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    monkeypatch.setenv("KIOSK_DATA_DIR", env["KIOSK_DATA_DIR"])
+    installed = from_environment().installed()
+    for entry in PRE_CONVERTED:
+        model = installed[entry.id]
+        # The store holds exactly the catalogue's files, as the repository names them, all fetched from it.
+        assert sorted(model.files) == sorted(entry.fetch), entry.id
+        assert models.check_model(model).state == "verified"
+        assert {path for path, _ in hub.requests if path.startswith(f"/{entry.repo}/")} == {
+            f"/{entry.repo}/resolve/main/{name}" for name in entry.fetch}
+    translators = {t.model_id: t for t in Engines()._installed_translators()}
+    assert set(translators) == {entry.id for entry in PRE_CONVERTED}  # every layout loads
+    assert translators["m2m100-418m"].translate(["서류 번호 여기."], "ko", "vi")[0]
+    assert translators["nllb-200-distilled-1.3b"].translate(["서류 번호 여기."], "ko", "zh")[0]
+    assert translators["opus-mt-en-zh"].source_tokens("hello", "en", "zh")[0] == ">>cmn_Hans<<"
+    assert translators["opus-mt-th-en"].translate(["สวัสดี ขอบคุณ"], "th", "en")[0]

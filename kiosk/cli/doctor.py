@@ -11,6 +11,7 @@ from kiosk.cli.output import print_json
 from kiosk.store import catalog
 from kiosk.store.environment import from_environment
 from kiosk.store.models import ModelStore
+from kiosk.turn.coverage import coverage, declared_router, translation_models
 
 
 def _espeak_voices() -> set[str] | None:
@@ -58,9 +59,13 @@ def report(store: ModelStore) -> dict:
     except AudioDeviceError as error:
         audio = {"ok": False, "error": str(error), "inputs": [], "outputs": []}
 
+    translation = translation_report(store)
     return {
         "ok": models_ok and espeak is not None,
+        # Problems that leave the kiosk running but short of what it offers; `--strict` fails on them.
+        "warnings": translation["warnings"],
         "models": model_rows,
+        "translation": translation,
         "espeak_ng": shutil.which("espeak-ng"),
         "languages": languages,
         "audio": audio,
@@ -70,11 +75,37 @@ def report(store: ModelStore) -> dict:
     }
 
 
+def translation_report(store: ModelStore) -> dict:
+    """Which model serves each resident language <-> Korean pair (the router's first route), and what is missing."""
+    models = [m.id for m in translation_models(store)]
+    rows = [row.as_dict() for row in coverage(declared_router(store), store)]
+    missing = [row for row in rows if row["phrasebook_only"]]
+    warnings = []
+    if not models:
+        warnings.append(f"no translation model is installed: only the phrasebook's phrases are translated; "
+                        f"install {_recommended(rows)} "
+                        f"(kiosk models pull ID, or kiosk models import PACK)")
+    elif missing:
+        warnings.append(f"{len(missing)} of {len(rows)} language pairs have only the phrasebook "
+                        f"({' '.join(row['pair'] for row in missing)}); install {_recommended(missing)}")
+    return {"models": models, "pairs": rows, "phrasebook_only": [row["pair"] for row in missing], "warnings": warnings}
+
+
+def _recommended(rows: list[dict]) -> str:
+    return ", ".join(dict.fromkeys(row["recommended"] for row in rows if row["recommended"])) or "a translation model"
+
+
 def render(result: dict) -> str:
-    lines = [f"kiosk doctor: {'OK' if result['ok'] else 'PROBLEMS FOUND'}", "", "Models:"]
+    verdict = "PROBLEMS FOUND" if not result["ok"] else "OK, WITH WARNINGS" if result["warnings"] else "OK"
+    lines = [f"kiosk doctor: {verdict}", *(f"  warning: {w}" for w in result["warnings"]), "", "Models:"]
     for m in result["models"]:
         refused = " REFUSED, not loaded:" if m["refused"] else ""
         lines.append(f"  {m['id']:<28} {m['state']:<9}{' (default)' if m['default'] else ''}{refused} {'; '.join(m['problems'])}")
+    lines += ["", "Translation (the model a turn uses first):"]
+    for row in result["translation"]["pairs"]:
+        served = (f"{row['model']} (via {row['pivot']})" if row["pivot"] else row["model"]) if row["model"] else \
+            f"phrasebook only (install {row['recommended']})"
+        lines.append(f"  {row['source']} -> {row['target']}  {served}")
     lines += ["", f"espeak-ng: {result['espeak_ng'] or 'MISSING (apt-get install espeak-ng)'}", "", "Languages (voice, font):"]
     for lang in result["languages"]:
         font = "ok" if lang["font_ok"] else f"MISSING font (have: {', '.join(lang['fonts']) or 'none'})"
@@ -91,4 +122,6 @@ def command(args) -> int:
         print_json(result)
     else:
         print(render(result))
-    return 0 if result["ok"] else 1
+    if not result["ok"]:
+        return 1
+    return 1 if args.strict and result["warnings"] else 0

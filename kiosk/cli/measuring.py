@@ -27,3 +27,29 @@ def soak(args) -> int:
               f"RSS {report.rss_after_warmup_mb} MB -> {report.rss_end_mb} MB ({report.growth_percent:+.2f} %), "
               f"{report.failed_turns} failed")
     return 0 if report.failed_turns == 0 else 1
+
+
+def eval_mt(args) -> int:
+    from kiosk.measure import eval_mt as eval_module
+    from kiosk.store.environment import from_environment
+
+    if args.limit is not None and args.limit < 1:
+        raise BadInput("--limit must be at least 1")
+    pairs = eval_module.parse_pairs(args.pairs) if args.pairs else None
+    results = eval_module.run(from_environment(), args.model, pairs, args.limit)
+    if args.json:
+        print_json(results if len(results) != 1 else results[0])
+        return 0
+    for result in results:
+        print(f"{result['model_id']}  ({result['date']}, {result['cpu']}, {result['threads']} threads)")
+        for name, scored in result["sets"].items():
+            print(f"  {name}: {scored['description']}")
+            print(f"    {'pair':<7} {'n':>4} {'chrF++':>7} {'BLEU':>6} {'tok':<8} {'script':>6} {'ms/sent':>8} {'tok/s':>7}")
+            for pair, row in scored["pairs"].items():
+                tps = "-" if row["tokens_per_s"] is None else f"{row['tokens_per_s']:.0f}"
+                print(f"    {pair:<7} {row['sentences']:>4} {row['chrf']:>7.1f} {row['bleu']:>6.1f} {row['bleu_tokenizer']:<8} "
+                      f"{row['target_script_share']:>6.0%} {row['ms_per_sentence']:>8.0f} {tps:>7}")
+        if result["not_covered"]:
+            print(f"  not covered by the model: {' '.join(result['not_covered'])}")
+        print(f"  stored: {result['stored'] or 'not stored (' + result.get('store_error', '') + ')'}")
+    return 0

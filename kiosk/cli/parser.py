@@ -69,8 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=turns.say)
 
-    p = sub.add_parser("doctor", help="check models, voices, fonts, audio devices and CPU")
+    p = sub.add_parser("doctor", help="check models, translation coverage, voices, fonts, audio devices and CPU")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too (e.g. no translation model)")
     p.set_defaults(handler=doctor.command)
 
     p = sub.add_parser("listen", help="hear the microphone, translate each utterance and speak the answer")
@@ -128,6 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown report to FILE")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.set_defaults(handler=measuring.bench)
+
+    p = sub.add_parser("eval", help="measure translation quality (chrF++, BLEU) and speed; stored with each model")
+    p = p.add_subparsers(title="eval commands", metavar="WHAT", required=True).add_parser(
+        "mt", help="score installed translation models on the phrasebook and the FLEURS sentences")
+    p.add_argument("--model", action="append", metavar="ID", help="the model to measure (repeatable; default: all installed)")
+    p.add_argument("--pairs", metavar="SRC-TGT,...", help="e.g. ko-vi,vi-ko (default: each language <-> ko the model covers)")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N sentences per set and pair (a quick check)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=measuring.eval_mt)
     return parser
 
 

@@ -1,5 +1,5 @@
-"""The measuring tools behind ``kiosk bench`` and ``kiosk soak``: speed against direct library
-calls in the same run, memory over many turns.
+"""The measuring tools behind ``kiosk bench``, ``kiosk soak`` and ``kiosk eval mt``: speed against
+direct library calls in the same run, memory over many turns, translation quality per pair.
 
 Imports ``kiosk.turn``, ``kiosk.audio``, ``kiosk.store`` and the libraries; the running kiosk
 never imports this folder.

@@ -68,6 +68,14 @@ class ModelEntry:
     download_mb: float | None = None
     # Installed by the system package manager, not into the model store (espeak-ng).
     system_package: str | None = None
+    # Tests only: never installed by `install-defaults`, never recommended.
+    test_only: bool = False
+    # A GGUF chat model (engine "llama.cpp"): the user turn (mt.gguf's {source_language},
+    # {target_language}, {source_code}, {target_code}, {text}), a chat template file under
+    # assets/templates/ when the model card prescribes one (else the GGUF's own), stop strings.
+    prompt_template: str | None = None
+    chat_template: str | None = None
+    stop: tuple[str, ...] = ()
 
     @property
     def downloads(self) -> tuple[str, ...]:
@@ -146,6 +154,7 @@ def _model_entry(path: Path, item: dict) -> ModelEntry:
         raise BadInput(f"{where}: languages outside the contract: {', '.join(sorted(unknown))}")
     item["languages"] = tuple(item.get("languages", ()))
     item["fetch"] = tuple(item.get("fetch", ()))
+    item["stop"] = tuple(item.get("stop", ()))
     item["embedded"] = {name: tuple(parts) for name, parts in item.get("embedded", {}).items()}
     try:
         entry = ModelEntry(**item)
@@ -168,6 +177,10 @@ def language(code: str) -> Language:
 
 def phrasebook_dir() -> Path:
     return ASSETS_DIR / "phrasebook"
+
+
+def chat_template_file(name: str) -> Path:
+    return ASSETS_DIR / "templates" / name
 
 
 def hallucinations_file() -> Path:

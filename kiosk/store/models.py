@@ -76,6 +76,14 @@ class InstalledModel:
         return self.path / name
 
     @property
+    def translation_directions(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(sources, targets) of a translation model: an OPUS-MT pair (family marian) lists its
+        languages as [source, target] and translates one way only; the others translate among all."""
+        if self.family == "marian":
+            return self.languages[:1], self.languages[1:]
+        return self.languages, self.languages
+
+    @property
     def size(self) -> int:
         return sum(meta["size"] for meta in self.files.values())
 
@@ -467,7 +475,7 @@ class ModelStore:
         """Install every embedded default that is absent or broken; fast when all are in place."""
         ready = []
         for entry in self.catalog.models.values():
-            if not entry.embedded:
+            if not entry.embedded or entry.test_only:
                 continue
             model = self.installed().get(entry.id)
             if model is None or not check_model(model, full=False).ok:

@@ -34,6 +34,7 @@ from kiosk.errors import BadInput, ModelMissing, VerificationFailed
 from kiosk.store import models, pull
 from kiosk.store.catalog import FILE_NAME, LANGUAGE_CODES, MODEL_ID, MODEL_KINDS, ModelEntry
 from kiosk.store.models import MANIFEST, InstalledModel, ModelStore
+from mt.ggufread import GGUFError, read_header
 from mt.seq2seq import FAMILIES
 
 PACK_FORMAT = "kiosk-model-pack"
@@ -111,13 +112,15 @@ def import_path(store: ModelStore, path: Path, options: ImportOptions = ImportOp
         return [import_directory(store, path, options)]
     if path.name.endswith(".onnx"):
         return [import_voice(store, path, options)]
+    if path.name.lower().endswith(".gguf"):
+        return [import_gguf(store, path, options)]
     if zipfile.is_zipfile(path):
         return [import_argos(store, path, options)]
     if _is_tar(path):
         if options.given:
             raise BadInput("--id, --kind, --family, --languages and --license describe one model; a pack describes its own")
         return import_pack(store, path)
-    raise BadInput(f"{path} is not a model pack, an Argos package, a Piper voice or a model directory")
+    raise BadInput(f"{path} is not a model pack, an Argos package, a Piper voice, a GGUF file or a model directory")
 
 
 def _is_tar(path: Path) -> bool:
@@ -276,7 +279,7 @@ def import_argos(store: ModelStore, path: Path, options: ImportOptions) -> Insta
             metadata = _parse_json(archive.read(files[f"{top}/metadata.json"]), f"{path}: metadata.json")
         except _READ_ERRORS as error:
             raise _damaged(path, error) from None
-        source, target = _argos_pair(metadata, path)
+        sources, targets = _argos_pair(metadata, path)
         wanted = {name.removeprefix(f"{top}/model/"): info for name, info in files.items()
                   if name.startswith(f"{top}/model/") and name.count("/") == 2}
         if "model.bin" not in wanted:
@@ -285,12 +288,14 @@ def import_argos(store: ModelStore, path: Path, options: ImportOptions) -> Insta
         if tokenizer is None:
             raise BadInput(f"{path} has no {top}/sentencepiece.model; the kiosk reads only sentencepiece Argos packages")
         wanted["sentencepiece.model"] = tokenizer
+        # Kept beside the model: mt/seq2seq reads its target_prefix and language codes from it.
+        wanted["metadata.json"] = files[f"{top}/metadata.json"]
         if f"{top}/README.md" in files:
             wanted["README.md"] = files[f"{top}/README.md"]
         for name in wanted:
             if not FILE_NAME.fullmatch(name):
                 raise _refuse(path, f"{top}/model/{name}", "has a name the store does not accept")
-        model_id = _checked_id(options.model_id or f"argos-{source}-{target}")
+        model_id = _checked_id(options.model_id or f"argos-{sources[0]}-{targets[0]}")
         models.require_free_space(store.data_dir, sum(info.file_size for info in wanted.values()), path.name)
         with store.staging(model_id) as folder:
             copied = {name: models.copy_stream(_ArchiveReader(archive.open(info), path), folder / name)
@@ -300,7 +305,8 @@ def import_argos(store: ModelStore, path: Path, options: ImportOptions) -> Insta
                 kind="mt-seq2seq",
                 engine="ctranslate2",
                 family="marian",  # one direction, no language tokens: what the OPUS-MT pairs are too
-                languages=(source, target),
+                # Sources, then targets; metadata.json says which is which (a package may have several of each).
+                languages=tuple(dict.fromkeys((*sources, *targets))),
                 license=options.license or "see the package's README.md (Argos Translate)",
                 source=f"Argos Translate package {path.name}, version {metadata.get('package_version') or 'unknown'}",
                 path=folder,
@@ -308,14 +314,24 @@ def import_argos(store: ModelStore, path: Path, options: ImportOptions) -> Insta
             )))
 
 
-def _argos_pair(metadata: object, path: Path) -> tuple[str, str]:
-    pair = (metadata.get("from_code"), metadata.get("to_code")) if isinstance(metadata, dict) else (None, None)
-    offered = [code for code in pair if code in LANGUAGE_CODES]
-    if len(offered) != 2 or pair[0] == pair[1]:
+def _argos_pair(metadata: object, path: Path) -> tuple[list[str], list[str]]:
+    """The package's source and target codes the kiosk offers: ``from_code`` and ``from_codes``,
+    ``to_code`` and ``to_codes`` (argostranslate/package.py reads the same keys)."""
+    if not isinstance(metadata, dict):
+        raise BadInput(f"{path}: metadata.json is not a JSON object")
+    sides = []
+    for side in ("from", "to"):
+        codes = [metadata.get(f"{side}_code"), *(metadata.get(f"{side}_codes") or ())]
+        sides.append([code for code in dict.fromkeys(codes) if isinstance(code, str) and code])
+    (every_source, every_target) = sides
+    sources = [code for code in every_source if code in LANGUAGE_CODES]
+    targets = [code for code in every_target if code in LANGUAGE_CODES]
+    if not sources or not targets or set(sources) == set(targets) == {sources[0]}:
         raise BadInput(
-            f"{path} translates {pair[0]}→{pair[1]}; the kiosk offers {' '.join(LANGUAGE_CODES)}"
+            f"{path} translates {'/'.join(map(str, every_source)) or None}→{'/'.join(map(str, every_target)) or None}; "
+            f"the kiosk offers {' '.join(LANGUAGE_CODES)}"
         )
-    return offered[0], offered[1]
+    return sources, targets
 
 
 def _checked_id(model_id: str) -> str:
@@ -374,6 +390,36 @@ def import_voice(store: ModelStore, onnx: Path, options: ImportOptions) -> Insta
         source=f"Piper voice imported from {onnx.name}", files={},
     )
     return _copy_in(store, onnx.parent, names, model)
+
+
+def import_gguf(store: ModelStore, gguf: Path, options: ImportOptions) -> InstalledModel:
+    """A GGUF chat model (engine llama.cpp): the header is walked first, so a file that is not a
+    GGUF, or is truncated, is refused before anything is copied."""
+    try:
+        header = read_header(gguf)
+    except GGUFError as error:
+        raise VerificationFailed(f"{error}; nothing was installed") from None
+    if not FILE_NAME.fullmatch(gguf.name):
+        raise BadInput(f"{gguf.name}: a model file name is letters, digits and '._+-'; rename it to import it")
+    entry = store.catalog.get(options.model_id) if options.model_id else next(
+        (e for e in store.catalog.models.values()
+         if e.engine == "llama.cpp" and gguf.name in {PurePosixPath(p).name for p in e.downloads}), None)
+    if entry is not None and entry.engine != "llama.cpp":
+        raise BadInput(f"{entry.id} is not a GGUF model in the catalogue; give another --id for {gguf.name}")
+    if entry is not None:
+        return _copy_in(store, gguf.parent, [gguf.name], models.model_from_entry(entry, gguf.parent, {}), entry=entry)
+    if not options.languages:
+        raise BadInput(f"{gguf.name} is not in the catalogue: give --languages (and --id, --license) to import it")
+    if options.kind not in (None, "mt-llm"):
+        raise BadInput("a GGUF file is a translation model of kind mt-llm")
+    model = InstalledModel(
+        id=_checked_id(options.model_id or gguf.stem), kind="mt-llm", engine="llama.cpp",
+        languages=_offered(options.languages), path=gguf.parent,
+        license=options.license or str(header.metadata.get("general.license") or "unknown"),
+        source=f"GGUF imported from {gguf.name} ({header.metadata.get('general.name') or header.architecture})",
+        files={},
+    )
+    return _copy_in(store, gguf.parent, [gguf.name], model)
 
 
 def _import_ctranslate2(store: ModelStore, folder: Path, entry: ModelEntry | None,

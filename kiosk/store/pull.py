@@ -10,7 +10,9 @@ name a mirror) or from a plain HTTPS base URL, with the same downloader for both
   the catalogue knows it;
 - the model is staged beside its place in the store and moved in with one rename.
 
-Transformers checkpoints (OPUS-MT, M2M-100, NLLB) are converted with CTranslate2's
+Translation models the catalogue takes from pre-converted CTranslate2 repositories (M2M-100,
+NLLB, several OPUS-MT pairs) are only downloaded: no torch, no transformers. Transformers
+checkpoints (the OPUS-MT pairs without such a copy) are converted with CTranslate2's
 converter when the ``convert`` extra is installed.
 """
 

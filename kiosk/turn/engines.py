@@ -12,16 +12,18 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from functools import cached_property
 
 from asr.whisper import RecognizerError, WhisperOptions, WhisperRecognizer, load_hallucinations
 from kiosk.errors import ModelMissing
-from kiosk.store import catalog
+from kiosk.store import catalog, evaluations
 from kiosk.store.catalog import Catalog
 from kiosk.store.models import ModelStore
 from kiosk.turn.heap import release_free_memory
 from kiosk.turn.settings import Settings
 from mt import Translator
+from mt.gguf import GGUFOptions, GGUFTranslator
 from mt.llm import LLMOptions, LLMTranslator
 from mt.phrasebook import Phrasebook
 from mt.router import Router
@@ -80,7 +82,11 @@ class Engines:
         else:
             translators = list(given() if callable(given) else given)
         languages = catalog.LANGUAGE_CODES
-        return Router(Phrasebook.load(catalog.phrasebook_dir(), languages), translators, languages=languages)
+        # Several models for a pair: the best measured chrF++ (`kiosk eval mt`), else catalogue order.
+        known = list(self.catalog.models)
+        translators.sort(key=lambda t: known.index(t.model_id) if t.model_id in known else len(known))
+        return Router(Phrasebook.load(catalog.phrasebook_dir(), languages), translators, languages=languages,
+                      quality=evaluations.measured_quality(self.store))
 
     def _installed_translators(self) -> list[Translator]:
         translators: list[Translator] = []
@@ -94,18 +100,19 @@ class Engines:
             try:
                 if model.kind == "mt-seq2seq":
                     options = Seq2SeqOptions(beam_size=self.settings.mt_beam_size, intra_threads=self.settings.mt_threads)
-                    # An OPUS-MT pair lists its languages as [source, target]; it translates one way only.
-                    one_way = model.family == "marian"
+                    sources, targets = model.translation_directions
                     translators.append(
                         Seq2SeqTranslator(
                             model.path,
                             family=model.family,
-                            languages=model.languages[:1] if one_way else model.languages,
-                            target_languages=model.languages[1:] if one_way else None,
+                            languages=sources,
+                            target_languages=targets,
                             model_id=model.id,
                             options=options,
                         )
                     )
+                elif model.engine == "llama.cpp":
+                    translators.append(self._gguf_translator(model))
                 else:
                     options = LLMOptions(intra_threads=self.settings.mt_threads)
                     names = {code: catalog.language(code).english for code in model.languages}
@@ -113,6 +120,17 @@ class Engines:
             except Exception as error:  # a broken model must not take the kiosk down
                 log.warning("cannot load translation model %s: %s", model.id, type(error).__name__)
         return translators
+
+    def _gguf_translator(self, model) -> GGUFTranslator:
+        """A GGUF chat model: the catalogue's prompt and chat template where it names them."""
+        entry = self.catalog.get(model.id)
+        options = GGUFOptions(threads=self.settings.mt_threads)
+        if entry is not None:
+            options = replace(options, stop=entry.stop, prompt_template=entry.prompt_template or options.prompt_template,
+                              chat_template=entry.chat_template
+                              and catalog.chat_template_file(entry.chat_template).read_text(encoding="utf-8"))
+        names = {code: catalog.language(code).english for code in model.languages}
+        return GGUFTranslator(model.path, model_id=model.id, languages=names, options=options)
 
     def voice(self, language: str) -> Synthesizer | SpeechUnavailable:
         """The best voice for a language: Piper, else espeak-ng, else speech unavailable."""
@@ -140,6 +158,15 @@ class Engines:
         if isinstance(voice, SpeechUnavailable):
             return SpeechUnavailable(language, f"no voice is installed for {spec.english}; the text is shown instead")
         return voice
+
+    def interrupt_translation(self) -> None:
+        """Stop a translation in progress (from another thread), for engines that can: a GGUF
+        model decodes token by token; a CTranslate2 call runs to its end."""
+        router = self.__dict__.get("router")  # never build the translators just to interrupt them
+        for translator in router.translators if router is not None else ():
+            cancel = getattr(translator, "cancel", None)
+            if cancel is not None:
+                cancel()
 
     def warm_up(self, languages: tuple[str, ...] = ()) -> None:
         """Load and exercise every engine a turn in ``languages`` needs, so no turn pays for it."""

@@ -23,7 +23,7 @@ from kiosk.store import catalog
 from kiosk.store.catalog import Catalog
 from kiosk.turn.engines import Engines
 from kiosk.turn.heap import release_free_memory
-from mt import InvalidInputError, Translation
+from mt import InvalidInputError, Translation, TranslationCancelled
 from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,8 @@ class Pipeline:
             yield from self._stages(turn, elapsed)
         except KioskError as error:
             yield Failed(elapsed(), str(error), error.code, error.model_id)
+        except TranslationCancelled:
+            yield Failed(elapsed(), "the turn was cancelled", ErrorCode.CANCELLED)
         except Exception as error:
             # Details go to the log by kind only: the message may quote what the resident said.
             log.error("turn failed: %s", type(error).__name__, exc_info=log.isEnabledFor(logging.DEBUG))

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from kiosk.store.models import ModelRow
+from kiosk.turn.coverage import PairCoverage
 from kiosk.turn.pipeline import Event
 from tts import SynthesisConfig
 
@@ -136,3 +137,5 @@ class DevicesListed:
 class ModelsChecked:
     rows: tuple[ModelRow, ...]  # the store's rows (``ModelStore.inventory``): the models in a store
     full: bool
+    # Which model serves each resident language <-> Korean pair (``kiosk.turn.coverage``).
+    coverage: tuple[PairCoverage, ...] = ()

@@ -25,6 +25,7 @@ from kiosk.audio.listener import AudioSettings, Listener
 from kiosk.audio.player import Player
 from kiosk.errors import ErrorCode
 from kiosk.store.models import ModelStore
+from kiosk.turn.coverage import coverage, declared_router, log_coverage
 from kiosk.turn.heap import release_free_memory
 from kiosk.turn.pipeline import Audio, Done, Failed, HeadStart, Pipeline, Translated, Turn
 from kiosk.turn.settings import Settings
@@ -97,6 +98,7 @@ class Worker:
         self._warm_total = len(self._warm_steps)
         self._listener = None
         self._listener_mode: ListenMode | None = None
+        self._running_job: int | None = None  # the job the worker thread is running now
         self._head_start: HeadStart | None = None  # the first target's turn, begun on a pause
         self._player = None
         self._player_lock = threading.Lock()
@@ -125,12 +127,16 @@ class Worker:
         control = self._control(job)
         if control is not None:
             control.cancel.set()
+            if job == self._running_job and self._engines is not None:
+                self._engines.interrupt_translation()
 
     def cancel_all(self) -> None:
         """Abandon every queued and running job (session end): no result of theirs will arrive."""
         with self._controls_lock:
             for control in self._controls.values():
                 control.cancel.set()
+        if self._running_job is not None and self._engines is not None:
+            self._engines.interrupt_translation()
         self.stop_speaking()
 
     def stop_speaking(self) -> None:
@@ -169,7 +175,7 @@ class Worker:
         def verification() -> None:
             # Models failing their sha256 are refused before anything loads; staff see which.
             self.store.startup_check()
-            self._emit(ModelsChecked(self.store.inventory(full=False), full=False))
+            self._emit(self._models_checked(full=False, log_it=True))
             voices_loaded.append(self.engines.warm_up_voices_in_background(languages))
 
         def translation() -> None:
@@ -196,6 +202,7 @@ class Worker:
                 continue
             if command is _STOP:
                 break
+            self._running_job = getattr(command, "job", None)
             try:
                 self._handle(command)
             except Exception as error:  # the worker must outlive any one command
@@ -211,6 +218,7 @@ class Worker:
                     with self._controls_lock:
                         self._controls.pop(command.job, None)
                     self._emit(JobFinished(command.job))
+                self._running_job = None
         self._close_audio()
 
     def _warm_up_next(self) -> None:
@@ -231,12 +239,20 @@ class Worker:
         elif isinstance(command, ListDevices):
             self._list_devices()
         elif isinstance(command, CheckModels):
-            self._emit(ModelsChecked(self.store.inventory(full=command.full), command.full))
+            self._emit(self._models_checked(full=command.full))
         elif isinstance(command, UseDevices):
             self._close_audio()
             if self._audio is not None:
                 self._audio = replace(self._audio, input_device=command.input_device,
                                       output_device=command.output_device)
+
+    def _models_checked(self, full: bool, log_it: bool = False) -> ModelsChecked:
+        """The store's rows and the translation coverage (the start-up log names what serves each pair)."""
+        rows = self.store.inventory(full=full)
+        pairs = coverage(declared_router(self.store), self.store)
+        if log_it:
+            log_coverage(pairs)
+        return ModelsChecked(rows, full, tuple(pairs))
 
     def _turn(self, request: TurnRequest) -> None:
         control = self._control(request.job) or _JobControl()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.store import catalog
+from kiosk.store import catalog, evaluations
 from kiosk.store.models import ModelStore
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import PageHeader, Screen, page_layout
@@ -78,6 +78,9 @@ class AboutScreen(Screen):
             self._add(models_layout, Label(row[0], "body", bold=True))
             self._add(models_layout, Label(tr(lang, "about.license_source", license=row[1], source=row[2]),
                                            "caption", "muted"))
+            if row[3]:
+                self._add(models_layout, Label(tr(lang, "about.measured", date=row[3].date, chrf=f"{row[3].chrf:.1f}",
+                                                  pairs=row[3].pairs), "caption", "muted"))
         performance_layout = self.sections["performance"][1]
         figures = benchmark_lines()
         self._add(performance_layout, Label(tr(lang, "about.performance_file" if figures else "about.performance_none"),
@@ -90,6 +93,9 @@ class AboutScreen(Screen):
         layout.insertWidget(layout.count() - 1, label)  # above the stretch that tops cards of a row
         self._dynamic.append(label)
 
-    def model_rows(self) -> list[tuple[str, str, str]]:
-        """(name, licence, source) of each model on this machine, and of the espeak-ng fallback voice."""
-        return [(row.name, row.license, row.source) for row in self._store.inventory(full=False)] + [ESPEAK]
+    def model_rows(self) -> list[tuple[str, str, str, evaluations.Summary | None]]:
+        """(name, licence, source, quality measured on this kiosk) of each model on this machine, and of
+        the espeak-ng fallback voice."""
+        return [(row.name, row.license, row.source,
+                 evaluations.summary(evaluations.read(row.path)) if row.kind.startswith("mt") else None)
+                for row in self._store.inventory(full=False)] + [(*ESPEAK, None)]

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate, hash_pin, save, valid_pin
-from kiosk.store import catalog
+from kiosk.store import catalog, evaluations
 from kiosk.turn.session import Statistics
 from kiosk.ui.i18n import tr
 from kiosk.ui.messages import DevicesListed, ModelsChecked
@@ -309,16 +309,41 @@ class StaffScreen(Screen):
         for label in self._model_rows:
             discard(label)
         self._model_rows = []
+        labels = []
         for row in checked.rows:
             state = tr(lang, f"staff.state_{row.state}")
-            name = Label(f"{row.name}  —  {state}", "body", "error" if row.state in ("corrupt", "missing") else None)
-            detail = Label(tr(lang, "about.license_source", license=row.license, source=row.source), "caption", "muted")
-            for label in (name, detail):
-                self.models_list.addWidget(label)
-                self._model_rows.append(label)
+            labels.append(Label(f"{row.name}  —  {state}", "body", "error" if row.state in ("corrupt", "missing") else None))
+            labels.append(Label(tr(lang, "about.license_source", license=row.license, source=row.source), "caption", "muted"))
+            measured = evaluations.summary(evaluations.read(row.path)) if row.kind.startswith("mt") else None
+            if measured:
+                labels.append(Label(tr(lang, "about.measured", date=measured.date, chrf=f"{measured.chrf:.1f}",
+                                       pairs=measured.pairs), "caption", "muted"))
+        labels += self._coverage_labels(lang, checked.coverage)
+        for label in labels:
+            self.models_list.addWidget(label)
+            self._model_rows.append(label)
         self.verify_button.set_text(tr(lang, "staff.verify"))
         self.verify_button.setEnabled(True)
         refresh_fonts(self)
+
+    def _coverage_labels(self, lang: str, pairs) -> list[Label]:
+        """Which model serves each resident language <-> Korean pair; a warning when none can."""
+        if not pairs:
+            return []
+        labels = [Label(tr(lang, "staff.coverage"), "body", bold=True)]
+        if all(pair.model_id is None for pair in pairs):
+            labels.append(Label(tr(lang, "staff.no_mt_model", model=pairs[0].recommended), "body", "error"))
+        by_resident: dict[str, list[str]] = {}
+        for pair in pairs:
+            resident = pair.target if pair.source == "ko" else pair.source
+            served = pair.model_id or tr(lang, "staff.phrasebook_only")
+            by_resident.setdefault(resident, []).append(f"{pair.source}→{pair.target} {served}")
+        for resident, served in by_resident.items():
+            # Named in the panel's own language: one label, one script (a native name would need its own font).
+            spec = catalog.language(resident)
+            name = spec.korean if lang == "ko" else spec.english
+            labels.append(Label(f"{name}: " + " · ".join(served), "caption", "muted"))
+        return labels
 
     def _render_stats(self) -> None:
         lang = self._lang
