@@ -17,6 +17,11 @@ SAMPLE_RATE = 16_000
 Task = Literal["transcribe", "translate"]
 
 
+class RecognitionTimeout(RuntimeError):
+    """The decoding budget of this audio was spent before a transcript came out: its deadline
+    passed, or the decoder ran into its token cap and kept nothing (never an empty transcript)."""
+
+
 @dataclass(frozen=True)
 class Segment:
     start: float
@@ -57,7 +62,8 @@ class Recognizer(Protocol):
         """Recognise ``audio``.
 
         ``language`` forces the language (the caller knows it); otherwise it is
-        detected, restricted to ``candidates`` when given.
+        detected, restricted to ``candidates`` when given. Raises ``RecognitionTimeout``
+        when the speech cannot be recognised within the recognizer's budget.
         """
         ...
 

@@ -24,6 +24,8 @@ hard clips became fragile (resampled or quieter copies of two 2.3 s Mandarin cli
 from __future__ import annotations
 
 import logging
+import math
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.vad import VadOptions
 
-from asr import SAMPLE_RATE, Segment, Task, Transcript, fw_internals
+from asr import SAMPLE_RATE, RecognitionTimeout, Segment, Task, Transcript, fw_internals
 from asr.audio import is_silent
 from text.normalise import match_key
 
@@ -51,7 +53,17 @@ class WhisperOptions:
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 5
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    # At most one fallback: each fallback decodes the window again (5 samples at temperature > 0).
+    temperatures: tuple[float, ...] = (0.0, 0.4)
+    # The budget of one recognition, tied to the audio's length (README, "Bounded recognition").
+    # Token cap per 30 s window: max_tokens_per_s x duration + token_headroom (None: no cap). The
+    # reference texts of the shared clips need 2.0-7.1 tokens per second of audio in en, ko, zh, ja,
+    # ru, vi and uz, 8.0 in ne, 10.8 in th and 20.4 in km (Khmer script): 24 covers them all.
+    max_tokens_per_s: float | None = 24.0
+    token_headroom: int = 16
+    # Deadline: max(deadline_factor x duration, min_deadline_s) after the call began (None: none).
+    deadline_factor: float | None = 3.0
+    min_deadline_s: float = 4.0
     # A shorter encoder window for short speech (None: Whisper's own 30 s); see the module doc.
     # Without room after the speech Whisper loops, hence the pad.
     min_window_s: float | None = None
@@ -77,6 +89,28 @@ def load_hallucinations(path: Path) -> dict[str, frozenset[str]]:
     with open(path, "rb") as f:
         raw = tomllib.load(f)
     return {lang: frozenset(match_key(p) for p in phrases) for lang, phrases in raw.items()}
+
+
+# Whisper's max_length (448) less the prompt without timestamps or previous text (4 tokens).
+_MAX_NEW_TOKENS = 444
+
+
+class _Budget:
+    """Watches the segments as they are decoded: past the deadline no more are consumed."""
+
+    def __init__(self, started: float, deadline_s: float | None, cap: int | None) -> None:
+        self.started, self.deadline_s, self.cap = started, deadline_s, cap
+        self.capped = False  # a segment ran into the token cap
+
+    def watch(self, segments):
+        for s in segments:
+            if self.cap is not None and len(s.tokens) >= self.cap:
+                self.capped = True
+            elapsed = time.monotonic() - self.started
+            if self.deadline_s is not None and elapsed > self.deadline_s:
+                raise RecognitionTimeout(
+                    f"recognition took {elapsed:.1f} s, over its deadline of {self.deadline_s:.1f} s")
+            yield s
 
 
 def _best_among(ranked: Iterable[tuple[str, float]], allowed: frozenset[str]) -> tuple[str, float]:
@@ -114,17 +148,35 @@ class WhisperRecognizer:
         """The loaded faster-whisper model (the bench measures stock calls on it)."""
         return self._model
 
-    def transcribe_options(self, task: Task = "transcribe") -> dict[str, Any]:
+    def transcribe_options(self, task: Task = "transcribe", duration_s: float | None = None) -> dict[str, Any]:
         """The keywords (all but ``language``) the recognizer gives stock ``WhisperModel.transcribe``:
         the kiosk's beam, fallback temperatures, thresholds and VAD, no conditioning on previous
-        text, no timestamp tokens; faster-whisper's own defaults for the rest."""
+        text, no timestamp tokens, and with ``duration_s`` the token cap (``max_new_tokens``);
+        faster-whisper's own defaults for the rest."""
         o = self.options
-        return {
+        kwargs = {
             "task": task, "beam_size": o.beam_size, "temperature": list(o.temperatures),
             "compression_ratio_threshold": o.compression_ratio_threshold, "log_prob_threshold": o.log_prob_threshold,
             "no_speech_threshold": o.no_speech_threshold, "condition_on_previous_text": False,
             "without_timestamps": True, "vad_filter": True, "vad_parameters": o.vad,
         }
+        cap = self.token_cap(duration_s) if duration_s is not None else None
+        if cap is not None:
+            kwargs["max_new_tokens"] = cap
+        return kwargs
+
+    def token_cap(self, duration_s: float) -> int | None:
+        """Most tokens decoded per 30 s window of ``duration_s`` of audio (None: Whisper's own 448)."""
+        o = self.options
+        if o.max_tokens_per_s is None:
+            return None
+        window = min(duration_s, 30.0)
+        return min(_MAX_NEW_TOKENS, math.ceil(o.max_tokens_per_s * window) + o.token_headroom)
+
+    def deadline_s(self, duration_s: float) -> float | None:
+        """Seconds one recognition of ``duration_s`` of audio may take (None: no deadline)."""
+        o = self.options
+        return None if o.deadline_factor is None else max(o.deadline_factor * duration_s, o.min_deadline_s)
 
     def warm_up(self) -> None:
         """One decode of a short tone, so the first real turn does not pay for lazy allocations."""
@@ -152,6 +204,7 @@ class WhisperRecognizer:
         candidates: Iterable[str] | None = None,
         task: Task = "transcribe",
     ) -> Transcript:
+        started = time.monotonic()
         duration = audio.size / SAMPLE_RATE
         if language is not None:
             self._check_languages([language])
@@ -161,7 +214,7 @@ class WhisperRecognizer:
         empty = Transcript("", language or "", 0.0, (), duration, task)
         if is_silent(audio):
             return empty
-        o, kwargs = self.options, self.transcribe_options(task)
+        o, kwargs = self.options, self.transcribe_options(task, duration)
         if not o.encode_once or (language is not None and o.min_window_s is None):
             # Stock faster-whisper; a detected language costs one more encode here.
             probability = 1.0
@@ -179,8 +232,11 @@ class WhisperRecognizer:
                 return empty
             language, probability, segments = encoded.language, encoded.probability, encoded.segments
         output_language = "en" if task == "translate" else language
-        kept = tuple(self._guarded(segments, output_language))
+        budget = _Budget(started, self.deadline_s(duration), kwargs.get("max_new_tokens"))
+        kept = tuple(self._guarded(budget.watch(segments), output_language))
         text = "".join(s.text for s in kept).strip()
+        if not text and budget.capped:
+            raise RecognitionTimeout(f"the decoder reached its cap of {budget.cap} tokens and kept nothing")
         return Transcript(text, language, probability, kept, duration, task)
 
     def _guarded(self, segments, language: str):

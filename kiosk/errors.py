@@ -13,6 +13,7 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     BAD_INPUT = "bad-input"  # unreadable or unusable input: audio, text, an unknown language
     NO_SPEECH = "no-speech"  # audio in which nothing was said
+    RECOGNITION_TIMEOUT = "recognition-timeout"  # the speech could not be recognised within its budget
     MODEL_MISSING = "model-missing"  # no installed model serves the request
     VERIFICATION_FAILED = "verification-failed"  # a model file fails its sha256 or size
     PROVISIONING_FAILED = "provisioning-failed"  # a model could not be fetched or installed
@@ -33,11 +34,12 @@ class ErrorCode(StrEnum):
 _EXIT_CODES = {
     ErrorCode.BAD_INPUT: 2,
     ErrorCode.NO_SPEECH: 2,
+    ErrorCode.RECOGNITION_TIMEOUT: 2,
     ErrorCode.MODEL_MISSING: 3,
     ErrorCode.AUDIO_DEVICE: 4,
     ErrorCode.CANCELLED: 130,  # as for Ctrl+C
 }
-_KINDS = {ErrorCode.NO_SPEECH: ErrorCode.BAD_INPUT.value}
+_KINDS = {ErrorCode.NO_SPEECH: ErrorCode.BAD_INPUT.value, ErrorCode.RECOGNITION_TIMEOUT: ErrorCode.BAD_INPUT.value}
 
 
 class KioskError(Exception):

@@ -6,7 +6,7 @@ from statistics import mean
 
 import numpy as np
 import pytest
-from conftest import error_rate, find_clip, librivox_clips, speech_clips
+from conftest import REPO, SPEECH_DIR, error_rate, find_clip, librivox_clips, speech_clips
 
 from asr.audio import load_audio
 from kiosk.store.catalog import LANGUAGE_CODES
@@ -40,11 +40,18 @@ def in_blocks(char: str, blocks) -> bool:
 
 
 @pytest.fixture(scope="module")
-def shared_results(recognizer):
-    clips = speech_clips()
-    if not clips:
+def clip_results(recognizer):
+    """One pass over the shared clips through ``kiosk eval asr``'s own code (timed and scored)."""
+    from kiosk.measure import eval_asr
+
+    if not speech_clips():
         pytest.skip("../shared/data/speech is not beside the checkout")
-    return [(clip, recognizer.transcribe(load_audio(clip.path), candidates=LANGUAGE_CODES)) for clip in clips]
+    return eval_asr.clip_results(recognizer, eval_asr.read_manifest(SPEECH_DIR / "manifest.tsv"))
+
+
+@pytest.fixture(scope="module")
+def shared_results(clip_results):
+    return [(result.clip, result.transcript) for result in clip_results]
 
 
 def test_librivox_english_wer(recognizer):
@@ -59,6 +66,63 @@ def test_error_rate_per_language(shared_results, lang):
     errors = [error_rate(c.transcript, t.text, lang) for c, t in shared_results if c.lang == lang]
     assert len(errors) >= 3, f"a mean bound needs at least 3 {lang} clips"
     assert mean(errors) <= MEAN_ERROR_BOUND[lang], [round(e, 3) for e in errors]
+
+
+# README "Languages": how far a mean may sit from the figure measured on the same CPU (the margins
+# the bounds above were made with).
+README_MARGIN = {"en": 0.05, "ko": 0.05, "zh": 0.05, "ja": 0.05, "ru": 0.15, "vi": 0.15}
+
+
+def readme_accuracy_table() -> tuple[list[str], dict[str, list[float | None]]]:
+    """The CPU columns of README's recognition accuracy table, and lang -> the figure per column."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| code | clips | metric |"))
+    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    cpus = header[3:-1]
+    figures = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0] in LANGUAGE_CODES:
+            figures[cells[0]] = [float(c.split()[0]) if c else None for c in cells[3:3 + len(cpus)]]
+    return cpus, figures
+
+
+def cpu_column(cpu: str, columns: list[str]) -> int | None:
+    """Which README column was measured on this CPU ("Intel(R) Xeon(R) Processor @ 2.60GHz" is
+    "Intel Xeon @ 2.60 GHz"), or None."""
+    def key(text: str) -> str:
+        text = text.lower().replace("(r)", "").replace("(tm)", "").replace("ghz", "")
+        return "".join(word for word in text.split() if word not in ("processor", "cpu"))
+
+    found = [i for i, column in enumerate(columns) if key(cpu).startswith(key(column))]
+    return found[0] if found else None
+
+
+def test_eval_figures_match_the_readme_table(clip_results):
+    """``kiosk eval asr``'s per-language figures on the shared clips (the same pass as the tests
+    above) agree with README's table: within the margin of this CPU's column when the table has
+    one, else within the margin of the range the table's CPUs span."""
+    from kiosk.measure import eval_asr
+    from kiosk.measure.eval_mt import cpu_model
+
+    for result in clip_results:  # the eval's own scoring is the tests' (jiwer over text.normalise)
+        expected = error_rate(result.clip.transcript, result.transcript.text, result.clip.lang)
+        assert result.error == pytest.approx(expected, abs=1e-9), result.clip.path.name
+    languages, overall = eval_asr.summarise(clip_results)
+    assert overall["clips"] == len(clip_results) and overall["worst_s"] >= overall["p50_s"] > 0
+    cpus, figures = readme_accuracy_table()
+    column = cpu_column(cpu_model(), cpus)
+    off = []
+    for lang, margin in README_MARGIN.items():
+        listed = [f for f in figures[lang] if f is not None]
+        here = figures[lang][column] if column is not None else None
+        low, high = (here, here) if here is not None else (min(listed), max(listed))
+        measured = languages[lang]["error"]
+        if not low - margin <= measured <= high + margin:
+            off.append((lang, measured, low, high, margin))
+    assert not off, f"{cpu_model()} (README column {column}): {off}"
 
 
 def test_thai_is_recognised_in_thai_script(shared_results):

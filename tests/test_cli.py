@@ -106,10 +106,10 @@ def test_doctor_reports_every_language(kiosk_cli):
     result = kiosk_cli("doctor", "--json")
     assert result.code == 0, result.stdout
     report = result.json
-    voices = {lang["code"]: lang["voice"] for lang in report["languages"]}
+    voices = {code: lang["voice"] for code, lang in report["languages"].items()}
     assert voices["en"] == "en_US-joe-medium"
     assert voices["ko"].startswith("espeak-ng") and voices["mn"] is None
-    assert all(lang["font_ok"] for lang in report["languages"])
+    assert all(lang["font_ok"] for lang in report["languages"].values())
     assert {m["id"]: m["state"] for m in report["models"]}["whisper-base"] == "verified"
     assert "not used" in report["network"]
 

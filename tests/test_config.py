@@ -73,6 +73,22 @@ def test_resident_language_outside_the_enabled_ones_is_corrected(tmp_path):
     assert any("'th' is not in languages.enabled" in p for p in loaded.problems)
 
 
+def test_a_recognition_model_per_language(tmp_path):
+    loaded = load(write(tmp_path, '[speech]\nmodels = { uz = "whisper-small", km = "whisper-large-v3" }\n'))
+    assert loaded.config.asr_models == {"uz": "whisper-small", "km": "whisper-large-v3"} and loaded.problems == ()
+    path = save(KioskConfig(asr_models={"uz": "whisper-small"}), tmp_path / "saved.toml")
+    assert load(path).config.asr_models == {"uz": "whisper-small"}
+    assert load(save(KioskConfig(), tmp_path / "none.toml")).config.asr_models == {}
+
+
+@pytest.mark.parametrize("models", ['{ uz = "m2m100-418m" }', '{ xx = "whisper-small" }', '{ uz = "whisper-huge" }',
+                                    '"whisper-small"'])
+def test_a_recognition_model_must_be_a_catalogue_asr_entry(tmp_path, models):
+    loaded = load(write(tmp_path, f"[speech]\nmodels = {models}\n"))
+    assert loaded.config.asr_models == {}
+    assert len(loaded.problems) == 1 and loaded.problems[0].startswith("speech.models: expected a table")
+
+
 def test_unreadable_toml_gives_all_defaults(tmp_path):
     loaded = load(write(tmp_path, "[session\nidle_timeout_s = 60"))
     assert loaded.config == KioskConfig()

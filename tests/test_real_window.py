@@ -92,3 +92,22 @@ def test_idle_timeout_cycles_while_the_kiosk_stays_up(tmp_path, config_env):
     log = kiosk.log()
     assert code == 0 and "Traceback" not in log, log[-3000:]
     print(f"{cycles} idle cycles in {elapsed:.0f} s; RSS {ready_rss_mb:.0f} MB when ready, {end_rss_mb:.0f} MB at the end")
+
+
+def test_a_language_without_speech_says_so_and_offers_typing_and_phrases(tmp_path, config_env):
+    """With whisper-base alone, Uzbek is typing-and-phrases (kiosk.turn.capability): its tile says
+    so in Uzbek, and its conversation has the phrasebook where the talk button would be."""
+    with kiosk_on_desktop(tmp_path, env=config_env) as kiosk:
+        kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
+        tile = kiosk.wait_for_node("push button", text_in=tr("uz", "capability.typing"))
+        assert catalog.language("uz").native in tile.name
+        assert tr("en", "capability.speech") in _tile(kiosk, "en").name
+        kiosk.desktop.tap(tile)
+        phrases = kiosk.wait_for_node("push button", text_in=tr("uz", "capability.typing"))
+        assert tr("uz", "conversation.phrases") in phrases.name and phrases.extents[0] < 640
+        kiosk.wait_for_node("text", tr("uz", "conversation.type_here"))
+        assert kiosk.find("push button", text_in=tr("uz", "talk.hold")) is None  # no talk button for the resident
+        assert kiosk.find("push button", text_in=tr("ko", "talk.hold")) is not None  # the officer's is there
+        kiosk.desktop.screenshot("typing-and-phrases")
+        code = kiosk.stop()
+    assert code == 0, kiosk.log()[-3000:]

@@ -11,6 +11,7 @@ from kiosk.cli.output import print_json
 from kiosk.store import catalog
 from kiosk.store.environment import from_environment
 from kiosk.store.models import ModelStore
+from kiosk.turn.capability import levels
 from kiosk.turn.coverage import coverage, declared_router, translation_models
 
 
@@ -39,18 +40,21 @@ def report(store: ModelStore) -> dict:
     models_ok = all(row["state"] in ("verified", "installed") for row in model_rows)
 
     espeak = _espeak_voices()
-    languages = []
+    # By code: voice and font, and what a resident can do there (kiosk.turn.capability).
+    languages = {}
+    speech = levels(store)
     for lang in catalog.languages().values():
         piper_voice = store.installed_voice(lang.code, lang.piper_voice)
         espeak_ok = espeak is not None and lang.espeak_voice is not None and lang.espeak_voice in espeak
         fonts = _fonts_for(lang.fontconfig)
-        languages.append({
+        languages[lang.code] = {
             "code": lang.code,
             "name": lang.english,
             "voice": piper_voice or (f"espeak-ng:{lang.espeak_voice}" if espeak_ok else None),
             "font_ok": lang.font in fonts,
             "fonts": fonts[:3],
-        })
+            **speech[lang.code].as_dict(),
+        }
 
     try:
         found = devices()
@@ -106,14 +110,22 @@ def render(result: dict) -> str:
         served = (f"{row['model']} (via {row['pivot']})" if row["pivot"] else row["model"]) if row["model"] else \
             f"phrasebook only (install {row['recommended']})"
         lines.append(f"  {row['source']} -> {row['target']}  {served}")
-    lines += ["", f"espeak-ng: {result['espeak_ng'] or 'MISSING (apt-get install espeak-ng)'}", "", "Languages (voice, font):"]
-    for lang in result["languages"]:
+    lines += ["", f"espeak-ng: {result['espeak_ng'] or 'MISSING (apt-get install espeak-ng)'}", "", "Languages (voice, font; speech):"]
+    for lang in result["languages"].values():
         font = "ok" if lang["font_ok"] else f"MISSING font (have: {', '.join(lang['fonts']) or 'none'})"
         lines.append(f"  {lang['code']}  {lang['name']:<32} voice: {lang['voice'] or 'none (text only)':<32} font: {font}")
+        lines.append(f"      {lang['speech_level']:<21} {lang['asr_model'] or 'no ASR model'}  {_error(lang)}")
     audio = result["audio"]
     lines += ["", "Audio: " + (f"{len(audio['inputs'])} input(s), {len(audio['outputs'])} output(s)" if audio["ok"] else audio["error"])]
     lines += [f"CPU threads: {result['cpu_threads']}", f"Data dir: {result['data_dir']}", f"Network: {result['network']}"]
     return "\n".join(lines)
+
+
+def _error(lang: dict) -> str:
+    if lang["measured_error"] is None:
+        return f"declared: {lang['declared'] or 'no figure'}"
+    where = f"measured {lang['measured_on']}" if lang["error_source"] == "measured" else "declared"
+    return f"{lang['metric'].upper()} {lang['measured_error']:.3f} ({where})"
 
 
 def command(args) -> int:

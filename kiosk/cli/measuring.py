@@ -53,3 +53,23 @@ def eval_mt(args) -> int:
             print(f"  not covered by the model: {' '.join(result['not_covered'])}")
         print(f"  stored: {result['stored'] or 'not stored (' + result.get('store_error', '') + ')'}")
     return 0
+
+
+def eval_asr(args) -> int:
+    from kiosk.measure import eval_asr as eval_module
+    from kiosk.store.environment import from_environment
+
+    result = eval_module.run(from_environment(), args.manifest, args.model)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['model_id']}  ({result['date']}, {result['cpu']}, {result['threads']} threads)")
+    print(f"  manifest: {result['manifest']}")
+    print(f"    {'lang':<5} {'clips':>5} {'metric':<6} {'error':>6} {'lang id':>7} {'p50 s':>6} {'worst s':>7}")
+    for lang, row in result["languages"].items():
+        print(f"    {lang:<5} {row['clips']:>5} {row['metric'].upper():<6} {row['error']:>6.3f} {row['language_id']:>7.0%} "
+              f"{row['p50_s']:>6.2f} {row['worst_s']:>7.2f}")
+    overall = result["overall"]
+    print(f"    {'all':<5} {overall['clips']:>5} {'':<6} {'':>6} {'':>7} {overall['p50_s']:>6.2f} {overall['worst_s']:>7.2f}")
+    print(f"  stored: {result['stored'] or 'not stored (' + result.get('store_error', '') + ')'}")
+    return 0

@@ -130,14 +130,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.set_defaults(handler=measuring.bench)
 
-    p = sub.add_parser("eval", help="measure translation quality (chrF++, BLEU) and speed; stored with each model")
-    p = p.add_subparsers(title="eval commands", metavar="WHAT", required=True).add_parser(
-        "mt", help="score installed translation models on the phrasebook and the FLEURS sentences")
+    p = sub.add_parser("eval", help="measure translation quality (chrF++, BLEU), recognition accuracy (WER/CER) "
+                                    "and speed; stored with each model")
+    eval_sub = p.add_subparsers(title="eval commands", metavar="WHAT", required=True)
+    p = eval_sub.add_parser("mt", help="score installed translation models on the phrasebook and the FLEURS sentences")
     p.add_argument("--model", action="append", metavar="ID", help="the model to measure (repeatable; default: all installed)")
     p.add_argument("--pairs", metavar="SRC-TGT,...", help="e.g. ko-vi,vi-ko (default: each language <-> ko the model covers)")
     p.add_argument("--limit", type=int, metavar="N", help="at most N sentences per set and pair (a quick check)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=measuring.eval_mt)
+    p = eval_sub.add_parser("asr", help="score an installed speech recognition model on recordings with transcripts")
+    p.add_argument("manifest", nargs="?", type=Path, metavar="MANIFEST",
+                   help="TSV with path, lang, duration_s, transcript (default: ../shared/data/speech/manifest.tsv)")
+    p.add_argument("--model", metavar="ID", help="the ASR model to measure (default: the catalogue's default, whisper-base)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=measuring.eval_asr)
     return parser
 
 

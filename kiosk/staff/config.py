@@ -16,13 +16,14 @@ import os
 import secrets
 import time
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import platformdirs
 
-from kiosk.store.catalog import LANGUAGE_CODES
+from kiosk.store.catalog import LANGUAGE_CODES, Catalog
+from kiosk.store.environment import catalog_files
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class KioskConfig:
     kiosk_lock: bool = False
     speech_rate: float = 1.0
     volume: float = 1.0
+    # A larger recognition model for a language ([speech] models = { uz = "whisper-small" }): a
+    # catalogue ASR entry, loaded beside the default only when that language is chosen.
+    asr_models: dict[str, str] = field(default_factory=dict)
     pin_hash: str | None = None
     # Writes each finished turn's text to <data dir>/transcripts/ (kiosk.turn.transcripts); off by default.
     keep_transcripts: bool = False
@@ -108,6 +112,15 @@ def _number_in(low: float, high: float, *, whole: bool) -> Callable[[Any], float
     return parse
 
 
+def _asr_models(value: Any) -> dict[str, str]:
+    asr = sorted(entry.id for entry in Catalog(catalog_files()).models.values() if entry.kind == "asr")
+    if not isinstance(value, dict) or any(code not in LANGUAGE_CODES or model not in asr
+                                          for code, model in value.items()):
+        raise _Invalid(f'a table of language code = recognition model, such as {{ uz = "whisper-small" }} '
+                       f'(models: {" ".join(asr)})')
+    return {code: value[code] for code in LANGUAGE_CODES if code in value}
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _Invalid("true or false")
@@ -141,6 +154,7 @@ _KEYS = (
     _Key("session", "kiosk_lock", "kiosk_lock", _flag),
     _Key("speech", "rate", "speech_rate", _number_in(*SPEECH_RATE_RANGE, whole=False)),
     _Key("speech", "volume", "volume", _number_in(*VOLUME_RANGE, whole=False)),
+    _Key("speech", "models", "asr_models", _asr_models, dict),
     _Key("staff", "pin_hash", "pin_hash", _pin_hash, lambda v: v or ""),
     _Key("privacy", "keep_transcripts", "keep_transcripts", _flag),
 )
@@ -226,6 +240,8 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }" if value else "{}"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
 

@@ -76,6 +76,12 @@ class ModelEntry:
     prompt_template: str | None = None
     chat_template: str | None = None
     stop: tuple[str, ...] = ()
+    # ASR only: the recognition error the catalogue declares per language (a mean CER or WER), or a
+    # word where there is no figure; kiosk.turn.capability turns it into what the kiosk offers.
+    declared_asr_error: dict[str, float | str] = field(default_factory=dict)
+    # ASR only: languages this model recognises instead of the default one when it is installed
+    # (the staff's [speech] models still come first); kiosk.turn.engines.Engines.recognizer_for.
+    preferred_for: tuple[str, ...] = ()
 
     @property
     def downloads(self) -> tuple[str, ...]:
@@ -155,7 +161,14 @@ def _model_entry(path: Path, item: dict) -> ModelEntry:
     item["languages"] = tuple(item.get("languages", ()))
     item["fetch"] = tuple(item.get("fetch", ()))
     item["stop"] = tuple(item.get("stop", ()))
+    item["preferred_for"] = tuple(item.get("preferred_for", ()))
+    if set(item["preferred_for"]) - set(item["languages"]):
+        raise BadInput(f"{where}: preferred_for names languages the model does not list")
     item["embedded"] = {name: tuple(parts) for name, parts in item.get("embedded", {}).items()}
+    declared = item.get("declared_asr_error", {})
+    if set(declared) - set(LANGUAGE_CODES) or not all(
+            isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in declared.values()):
+        raise BadInput(f"{where}: declared_asr_error maps the kiosk's languages to an error or a word")
     try:
         entry = ModelEntry(**item)
     except TypeError as error:

@@ -96,3 +96,45 @@ def measured_quality(store: ModelStore) -> dict[tuple[str, str, str], tuple[floa
             except (KeyError, TypeError, ValueError):
                 continue
     return quality
+
+
+# Measured speech recognition (``kiosk eval asr``, ``kiosk.measure.eval_asr``), beside the model's
+# manifest as well. Shape (``version`` 1)::
+#
+#     {"version": 1, "model_id": "whisper-base", "date": "2026-12-01T05:00:00+00:00",
+#      "kiosk_version": "0.1.0", "cpu": "...", "threads": 2, "manifest": "/.../manifest.tsv",
+#      "languages": {"ko": {"clips": 17, "metric": "cer", "error": 0.069, "language_id": 1.0,
+#                           "p50_s": 1.1, "worst_s": 1.6}, ...},
+#      "overall": {"clips": 66, "p50_s": 1.1, "worst_s": 1.9}}
+#
+# ``error`` is the mean per-clip CER (metric "cer") or WER; ``language_id`` the share of clips whose
+# language was detected right among the kiosk's 13; times are seconds of decoding per clip.
+ASR_EVALUATION = "evaluation-asr.json"
+
+
+def write_asr(model_dir: Path, evaluation: dict) -> Path:
+    """Write a speech recognition evaluation beside the model's manifest, in one rename."""
+    path = Path(model_dir) / ASR_EVALUATION
+    staged = path.with_name(f".{ASR_EVALUATION}.tmp")
+    staged.write_text(json.dumps(evaluation, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(staged, path)
+    return path
+
+
+def measured_asr(store: ModelStore, model_id: str) -> dict | None:
+    """The parsed ``evaluation-asr.json`` of an installed model, or None (not installed, not
+    measured, unreadable or of another shape)."""
+    model = store.installed().get(model_id)
+    if model is None:
+        return None
+    path = Path(model.path) / ASR_EVALUATION
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        log.warning("ignoring %s: %s", path, type(error).__name__)
+        return None
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("languages"), dict):
+        return None
+    return data

@@ -1,6 +1,7 @@
 """One conversation turn and what it needs: ``pipeline`` (stages that emit typed events),
 ``engines`` (which library class serves which installed model), ``coverage`` (which model
-serves each language pair), ``session`` (sides, turns,
+serves each language pair), ``capability`` (what a resident can do in each language: speech,
+less reliable speech, or typing and phrases), ``session`` (sides, turns,
 idle, statistics), ``settings`` (run-time thread split and decoding), ``transcripts`` (the
 staff-enabled record) and ``heap`` (returning freed memory to the system).
 

@@ -15,11 +15,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import cached_property
 
+from asr import Task
 from asr.whisper import RecognizerError, WhisperOptions, WhisperRecognizer, load_hallucinations
 from kiosk.errors import ModelMissing
 from kiosk.store import catalog, evaluations
 from kiosk.store.catalog import Catalog
 from kiosk.store.models import ModelStore
+from kiosk.turn import capability
 from kiosk.turn.heap import release_free_memory
 from kiosk.turn.settings import Settings
 from mt import Translator
@@ -54,6 +56,8 @@ class Engines:
         self._translators_given = translators
         self._voices: dict[str, Synthesizer | SpeechUnavailable] = {}
         self._voice_lock = threading.Lock()
+        self._second: tuple[str, WhisperRecognizer] | None = None  # a language's own recognition model
+        self._second_lock = threading.Lock()
 
     @property
     def catalog(self) -> Catalog:
@@ -61,8 +65,39 @@ class Engines:
 
     @cached_property
     def recognizer(self) -> WhisperRecognizer:
-        entry = self.catalog.default_model("asr")
-        model = self.store.find(entry.id)
+        """The default recognition model (language detection, and every language without a model of its own)."""
+        return self.load_recognizer(self.catalog.default_model("asr").id)
+
+    def recognizer_for(self, language: str | None, task: Task = "transcribe") -> tuple[str, WhisperRecognizer] | None:
+        """The recognition model for a chosen language (None: detected), as (catalogue id, recognizer):
+        its own model (``asr_models``) where that is installed, else the default.
+        The default stays loaded; a second model is loaded when its language is chosen and kept until
+        another language needs another one. Speech translation into English never goes to a model
+        whose entry says it cannot (whisper-large-v3-turbo); None when no model can."""
+        default = self.catalog.default_model("asr")
+        chosen = self.asr_models.get(language) if language else None
+        for model_id in dict.fromkeys((chosen, default.id)):
+            entry = self.catalog.get(model_id) if model_id else None
+            if entry is None or (task == "translate" and not entry.translates_to_english):
+                continue
+            if model_id == default.id:
+                return model_id, self.recognizer
+            with self._second_lock:
+                if self._second is not None and self._second[0] == model_id:
+                    return self._second
+                self._second = None
+                release_free_memory()
+                try:
+                    self._second = (model_id, self.load_recognizer(model_id))
+                except ModelMissing as error:
+                    log.warning("recognition model for %s unavailable, using %s: %s", language, default.id, error)
+                    continue
+                return self._second
+        return None
+
+    def load_recognizer(self, model_id: str) -> WhisperRecognizer:
+        """A new recognizer for an installed ASR model, with the kiosk's options (threads, beam, guards)."""
+        model = self.store.find(model_id)
         options = WhisperOptions(
             cpu_threads=self.settings.asr_threads,
             beam_size=self.settings.asr_beam_size,
@@ -71,7 +106,22 @@ class Engines:
         try:
             return WhisperRecognizer(model.path, options)
         except RecognizerError as error:
-            raise ModelMissing(entry.id, str(error)) from None
+            raise ModelMissing(model_id, str(error)) from None
+
+    @cached_property
+    def speech_languages(self) -> frozenset[str]:
+        """The languages speech is offered in (``kiosk.turn.capability``), the only ones language
+        identification may return; read once, like the engines."""
+        return frozenset(capability.speech_languages(self.store, self.asr_models))
+
+    @cached_property
+    def asr_models(self) -> dict[str, str]:
+        """The recognition model of each language that has one of its own: the staff's choice
+        (``Settings.asr_models``), else an installed catalogue entry that is ``preferred_for`` it."""
+        installed = self.store.installed()
+        preferred = {code: entry.id for entry in reversed(list(self.catalog.models.values()))
+                     if entry.kind == "asr" and entry.id in installed for code in entry.preferred_for}
+        return preferred | dict(self.settings.asr_models)
 
     @cached_property
     def router(self) -> Router:

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from asr import Transcript
+from asr import RecognitionTimeout, Transcript
 from kiosk.errors import BadInput, ErrorCode, KioskError, ModelMissing
 from kiosk.store import catalog
 from kiosk.store.catalog import Catalog
@@ -194,10 +194,19 @@ class Pipeline:
             yield SpeechEnded(elapsed(), turn.audio.size / 16_000)
             asr_start = elapsed()
             yield Transcribing(asr_start)
+            # The recognizer first: a missing model is the failure to report, not the languages.
+            _, recognizer = self.engines.recognizer_for(None if source == AUTO else source)
             candidates = turn.candidates or self.engines.settings.enabled_languages
-            transcript = self.engines.recognizer.transcribe(
-                turn.audio, language=None if source == AUTO else source, candidates=candidates
-            )
+            if source == AUTO:
+                candidates = self._speech_candidates(candidates)
+            try:
+                transcript = recognizer.transcribe(
+                    turn.audio, language=None if source == AUTO else source, candidates=candidates
+                )
+            except RecognitionTimeout as error:
+                log.info("recognition timed out: %s", error)
+                raise BadInput("the speech could not be recognised in time",
+                               code=ErrorCode.RECOGNITION_TIMEOUT) from None
             timings["asr_s"] = elapsed() - asr_start
             if transcript.is_empty:
                 raise BadInput("no speech was heard in the audio", code=ErrorCode.NO_SPEECH)
@@ -251,6 +260,15 @@ class Pipeline:
             ),
         )
 
+    def _speech_candidates(self, candidates: tuple[str, ...]) -> tuple[str, ...]:
+        """The languages detection may pick: those of ``candidates`` the kiosk offers speech in
+        (not "typing-and-phrases", ``kiosk.turn.capability``); whisper-base takes Uzbek for Russian."""
+        offered = self.engines.speech_languages
+        kept = tuple(code for code in candidates if code in offered)
+        if not kept:
+            raise BadInput(f"speech is not recognised in {', '.join(candidates)}; please type instead")
+        return kept
+
     def _translate(self, text: str, source: str, target: str, turn: Turn) -> Translation:
         try:
             translation = self.engines.router.translate(text, source, target)
@@ -259,10 +277,17 @@ class Pipeline:
         if translation.ok:
             return translation
         # Whisper can translate speech to English by itself when no MT model covers the pair.
+        # Never a model that cannot translate (recognizer_for: the catalogue's translates_to_english).
+        whisper = None
         if target == "en" and turn.audio is not None:
-            english = self.engines.recognizer.transcribe(turn.audio, language=source, task="translate")
+            whisper = self.engines.recognizer_for(source, task="translate")
+        if whisper is not None:
+            asr_id, recognizer = whisper
+            try:
+                english = recognizer.transcribe(turn.audio, language=source, task="translate")
+            except RecognitionTimeout:
+                return translation  # no model covers the pair, and Whisper ran out of time
             if not english.is_empty:
-                asr_id = self.engines.catalog.default_model("asr").id
                 return Translation(english.text, source, target, "whisper", model_id=asr_id)
         return translation
 

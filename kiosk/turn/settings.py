@@ -7,6 +7,7 @@ live-audio settings in ``kiosk.audio.listener.AudioSettings``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kiosk.store.catalog import LANGUAGE_CODES
@@ -26,3 +27,5 @@ class Settings:
     asr_beam_size: int = 5
     mt_beam_size: int = 2
     enabled_languages: tuple[str, ...] = LANGUAGE_CODES
+    # A recognition model per language, over the catalogue's default (staff [speech] models).
+    asr_models: Mapping[str, str] = field(default_factory=dict)

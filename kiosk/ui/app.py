@@ -83,7 +83,7 @@ def build(loaded: LoadedConfig, *, audio: bool, warm_up: bool, engines=None, dem
     app = application()
     config = loaded.config
     worker = Worker(
-        Settings(enabled_languages=config.enabled_languages),
+        Settings(enabled_languages=config.enabled_languages, asr_models=config.asr_models),
         engines=engines,
         audio=AudioSettings(input_device=config.input_device, output_device=config.output_device) if audio else None,
         warm_up_languages=(config.officer_language, config.resident_language) if warm_up else None,

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate
+from kiosk.turn import capability
 from kiosk.turn.session import Side, other_side
 from kiosk.ui.controller import Controller, Status
 from kiosk.ui.i18n import tr
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
             screen.back.connect(self.go_back)
         self.idle_warning = IdleWarning(central)
         self._connect()
+        self.refresh_capability()
         self._apply_languages()
         self.set_ui_language(self.ui_lang)
         self.set_appearance(self.appearance)
@@ -215,6 +217,7 @@ class MainWindow(QMainWindow):
         self.staff.check_models.connect(c.check_models)
         c.devices_listed.connect(self.staff.show_devices)
         c.models_checked.connect(self.staff.show_models)
+        c.models_checked.connect(lambda _checked: self.refresh_capability())
 
         demo = self.demo
         demo.language_chosen.connect(self.start_demo_try)
@@ -230,6 +233,15 @@ class MainWindow(QMainWindow):
         c.level_changed.connect(self.conversation.show_level)
         c.engines_progress.connect(self.start.show_progress)
         self.idle_warning.keep.clicked.connect(self._keep_going)
+
+    def refresh_capability(self) -> None:
+        """What a resident can do in each language, from the installed models and their figures."""
+        self.controller.worker.asr_models = dict(self.config.asr_models)
+        self.capability = capability.levels(self.controller.worker.store, self.config.asr_models)
+        levels = {code: row.speech_level for code, row in self.capability.items()}
+        self.start.set_speech_levels(levels)
+        self.conversation.set_speech_levels(levels)
+        self.about.set_capability(self.capability)
 
     def _apply_languages(self) -> None:
         self.start.set_languages(self.config.enabled_languages)
@@ -302,6 +314,9 @@ class MainWindow(QMainWindow):
             self.controller.start_session(resident_lang)
         self.set_ui_language(resident_lang)
         self.show_screen(self.conversation)
+        resident = self.conversation.panels["resident"]
+        if not resident.speech_offered:
+            resident.input.setFocus()  # no speech in this language: the keyboard is the way in
 
     def _choose_new_language(self) -> None:
         self.open_page(self.start)
@@ -372,6 +387,7 @@ class MainWindow(QMainWindow):
         """Staff saved new settings: apply them now (no restart)."""
         self.config = config
         self.controller.apply_config(config)
+        self.refresh_capability()
         self._apply_languages()
         self.theme.apply_fonts(self)
         if self.demo_mode != config.demo_mode:

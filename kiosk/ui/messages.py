@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from kiosk.store.models import ModelRow
+from kiosk.turn.capability import LanguageCapability
 from kiosk.turn.coverage import PairCoverage
 from kiosk.turn.pipeline import Event
 from tts import SynthesisConfig
@@ -139,3 +140,5 @@ class ModelsChecked:
     full: bool
     # Which model serves each resident language <-> Korean pair (``kiosk.turn.coverage``).
     coverage: tuple[PairCoverage, ...] = ()
+    # What a resident can do in each language (``kiosk.turn.capability``), in the kiosk's order.
+    capability: tuple[tuple[str, LanguageCapability], ...] = ()

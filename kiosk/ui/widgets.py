@@ -139,6 +139,9 @@ class TouchButton(QPushButton):
         self._sub.setVisible(bool(sub))
         self._text.setVisible(bool(text))
         layout.addLayout(texts, 1)
+        self._texts = texts
+        self._align = align
+        self._note: Label | None = None
         self._role = role
         self._tick: IconLabel | None = None
         self._colour_labels()
@@ -180,7 +183,7 @@ class TouchButton(QPushButton):
             on = "accent"
         else:
             on = tone if tone in ("bar", "link") else "plain"
-        for label in filter(None, (self._text, self._sub, self._tick, self._icon)):
+        for label in filter(None, (self._text, self._sub, self._tick, self._icon, getattr(self, "_note", None))):
             if label.property("on") != on:
                 label.setProperty("on", on)
                 restyle(label)  # it may be polished already (a layout asked for its size)
@@ -197,6 +200,24 @@ class TouchButton(QPushButton):
         self._sub.setVisible(bool(sub))
         self.setAccessibleName(f"{text}. {sub}" if sub else text)
         self.updateGeometry()
+
+    def set_note(self, text: str, lang: str | None = None) -> None:
+        """A third line under the text (a language tile's "Type or choose a phrase"), in ``lang``'s font."""
+        if self._note is None:
+            self._note = Label("", "caption")
+            self._note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self._note.setAlignment(self._align)
+            self._texts.addWidget(self._note)
+            self._colour_labels()
+        if lang:
+            self._note.setProperty("lang", lang)
+        self._note.setText(text)
+        self._note.setVisible(bool(text))
+        self.setAccessibleName(". ".join(t for t in (self._text.text(), self._sub.text().strip(), text) if t))
+        self.updateGeometry()
+
+    def note_label(self) -> Label | None:
+        return self._note
 
     def text_label(self) -> Label:
         return self._text
@@ -413,7 +434,7 @@ class Bubble(QFrame):
 
 
 # The error codes explained in the reader's language (i18n keys error.<code>); others read as internal.
-EXPLAINED_ERRORS = ("no-speech", "model-missing", "bad-input", "internal")
+EXPLAINED_ERRORS = ("no-speech", "recognition-timeout", "model-missing", "bad-input", "internal")
 
 
 def failure_text(lang: str, code: str | None) -> str:
@@ -618,6 +639,7 @@ class LanguageGrid(ReflowGrid):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(min_em=9, max_columns=5, parent=parent)
         self._tiles: dict[str, TouchButton] = {}
+        self._levels: dict[str, str] = {}
 
     def set_languages(self, codes: tuple[str, ...], caption_lang: str) -> None:
         self._tiles = {}
@@ -627,12 +649,24 @@ class LanguageGrid(ReflowGrid):
             tile.sub_label().setProperty("lang", caption_lang)
             tile.clicked.connect(lambda _=False, c=code: self.chosen.emit(c))
             self._tiles[code] = tile
+        self._show_levels()
         self.set_items(list(self._tiles.values()))
 
     def set_caption_language(self, caption_lang: str) -> None:
         for code, tile in self._tiles.items():
             tile.sub_label().setProperty("lang", caption_lang)
             tile.set_text(catalog.language(code).native, _language_caption(code, caption_lang))
+        self._show_levels()
+
+    def set_speech_levels(self, levels: dict[str, str]) -> None:
+        """Each tile's third line, in the tile's language: what a resident can do there (kiosk.turn.capability)."""
+        self._levels = dict(levels)
+        self._show_levels()
+
+    def _show_levels(self) -> None:
+        for code, tile in self._tiles.items():
+            level = self._levels.get(code)
+            tile.set_note(tr(code, LEVEL_KEYS[level]) if level in LEVEL_KEYS else "", code)
 
     def tiles(self) -> dict[str, TouchButton]:
         return dict(self._tiles)
@@ -694,6 +728,11 @@ class Card(QFrame):
         self.column.setSpacing(10)
         self.title = Label("", "title", bold=True)
         self.column.addWidget(self.title)
+
+
+# The i18n key that names each speech level (kiosk.turn.capability) to a resident.
+LEVEL_KEYS = {"speech": "capability.speech", "speech-less-reliable": "capability.less_reliable",
+              "typing-and-phrases": "capability.typing"}
 
 
 def _language_caption(code: str, caption_lang: str) -> str:

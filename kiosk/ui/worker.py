@@ -25,6 +25,7 @@ from kiosk.audio.listener import AudioSettings, Listener
 from kiosk.audio.player import Player
 from kiosk.errors import ErrorCode
 from kiosk.store.models import ModelStore
+from kiosk.turn.capability import levels
 from kiosk.turn.coverage import coverage, declared_router, log_coverage
 from kiosk.turn.heap import release_free_memory
 from kiosk.turn.pipeline import Audio, Done, Failed, HeadStart, Pipeline, Translated, Turn
@@ -86,6 +87,7 @@ class Worker:
 
                 store = from_environment()
         self.store = store
+        self.asr_models: dict[str, str] = {}  # the staff's recognition model per language (the GUI sets it)
         self.signals = WorkerSignals()
         self._settings = settings
         self._engines = engines
@@ -252,7 +254,7 @@ class Worker:
         pairs = coverage(declared_router(self.store), self.store)
         if log_it:
             log_coverage(pairs)
-        return ModelsChecked(rows, full, tuple(pairs))
+        return ModelsChecked(rows, full, tuple(pairs), tuple(levels(self.store, self.asr_models).items()))
 
     def _turn(self, request: TurnRequest) -> None:
         control = self._control(request.job) or _JobControl()

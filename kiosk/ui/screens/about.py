@@ -11,8 +11,9 @@ from kiosk.store import catalog, evaluations
 from kiosk.store.models import ModelStore
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import PageHeader, Screen, page_layout
+from kiosk.ui.screens.staff import capability_figure
 from kiosk.ui.theme import refresh_fonts
-from kiosk.ui.widgets import Card, Label, ReflowGrid, discard, scroll_area
+from kiosk.ui.widgets import LEVEL_KEYS, Card, Label, ReflowGrid, discard, scroll_area
 
 BENCHMARK_FILE = catalog.ASSETS_DIR.parent / "BENCHMARKS.md"
 ESPEAK = ("espeak-ng", "GPL-3.0-or-later", "https://github.com/espeak-ng/espeak-ng (Debian package espeak-ng)")
@@ -61,7 +62,11 @@ class AboutScreen(Screen):
         self._column.addWidget(self.cards)
         self._column.addStretch(1)
         self._dynamic: list[QWidget] = []
+        self._capability: dict = {}  # kiosk.turn.capability.levels, set by the window
         layout.addWidget(scroll_area(content), 1)
+
+    def set_capability(self, rows: dict) -> None:
+        self._capability = dict(rows)
 
     def retranslate(self, lang: str) -> None:
         self.header.title.setText(tr(lang, "about.title"))
@@ -87,6 +92,14 @@ class AboutScreen(Screen):
                                             "caption", "muted"))
         for line in figures:
             self._add(performance_layout, Label(line, "caption", lang="en"))
+        if self._capability:
+            # Speech recognition per language: measured on this kiosk (with its date) where it was, else declared.
+            self._add(performance_layout, Label(tr(lang, "capability.title"), "body", bold=True))
+            for code, row in self._capability.items():
+                spec = catalog.language(code)
+                name = spec.korean if lang == "ko" else spec.english
+                self._add(performance_layout, Label(f"{name}: {tr(lang, LEVEL_KEYS[row.speech_level])} · "
+                                                    f"{capability_figure(lang, row)}", "caption", "muted"))
         refresh_fonts(self)
 
     def _add(self, layout: QVBoxLayout, label: Label) -> None:

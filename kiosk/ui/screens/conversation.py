@@ -18,7 +18,7 @@ from kiosk.ui.controller import Status
 from kiosk.ui.i18n import tr
 from kiosk.ui.screens import Screen
 from kiosk.ui.theme import refresh_fonts
-from kiosk.ui.widgets import IconLabel, Label, LevelMeter, TalkButton, TouchButton, Transcript
+from kiosk.ui.widgets import LEVEL_KEYS, IconLabel, Label, LevelMeter, TalkButton, TouchButton, Transcript
 
 STATUS_ICONS = {"loading": "clock", "ready": "mic", "listening": "mic", "recognising": "clock", "working": "clock",
                 "speaking": "speaker", "error": "alert"}
@@ -46,6 +46,10 @@ class SidePanel(QFrame):
         self.language = Label("", "caption", "muted")
         titles.addWidget(self.role)
         titles.addWidget(self.language)
+        # What this side can do in its language (kiosk.turn.capability); shown on the resident's side.
+        self.level = Label("", "caption", "muted")
+        self.level.setVisible(False)
+        titles.addWidget(self.level)
         header.addLayout(titles, 1)
         self.phrases_button = TouchButton("", "book", "link")
         self.phrases_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Minimum)
@@ -82,8 +86,14 @@ class SidePanel(QFrame):
         self.talk.hold_released.connect(lambda: self.talk_released.emit(self.side, False))
         self.talk.tapped.connect(lambda: self.talk_released.emit(self.side, True))
         layout.addWidget(self.talk)
+        # Where speech is not offered (typing-and-phrases), the phrasebook takes the talk button's place.
+        self.phrases_big = TouchButton("", "book", side)
+        self.phrases_big.clicked.connect(lambda: self.phrases.emit(self.side))
+        self.phrases_big.setVisible(False)
+        layout.addWidget(self.phrases_big)
         self._listening: str | None = None
         self._ready = False
+        self._speech_level: str | None = None
 
     def _send(self) -> None:
         text = self.input.text().strip()
@@ -105,7 +115,25 @@ class SidePanel(QFrame):
         self.input.setAccessibleName(tr(lang, "conversation.type_here"))
         self.send_button.set_text(tr(lang, "conversation.send"))
         self.transcript.empty_hint.setText(tr(lang, f"conversation.empty_{self.side}"))
+        self.phrases_big.set_text(tr(lang, "conversation.phrases"), tr(lang, "capability.typing"))
+        self.level.setText(tr(lang, LEVEL_KEYS[self._speech_level]) if self._speech_level in LEVEL_KEYS else "")
         self._render_talk()
+
+    def set_speech_level(self, level: str | None) -> None:
+        """Show what a resident can do in this language; without speech, no talk button: the
+        phrasebook button in its place and the typing field ready."""
+        self._speech_level = level
+        typing_only = level == "typing-and-phrases"
+        self.level.setVisible(level is not None)
+        self.talk.setVisible(not typing_only)
+        self.phrases_big.setVisible(typing_only)
+        self.retranslate()
+        if typing_only:
+            self.input.setFocus()
+
+    @property
+    def speech_offered(self) -> bool:
+        return self._speech_level != "typing-and-phrases"
 
     def _render_talk(self) -> None:
         lang = self.lang
@@ -189,10 +217,16 @@ class ConversationScreen(Screen):
         bar.addWidget(self.done_button, 1)
         layout.addLayout(bar)
         self._officer_lang = "ko"
+        self._levels: dict[str, str] = {}
         self._order_focus()
+
+    def set_speech_levels(self, levels: dict[str, str]) -> None:
+        """Each language's speech level (kiosk.turn.capability), shown on the resident's side only."""
+        self._levels = dict(levels)
 
     def set_languages(self, resident: str, officer: str) -> None:
         self._officer_lang = officer
+        self.panels["resident"].set_speech_level(self._levels.get(resident))
         self.panels["resident"].set_language(resident)
         self.panels["officer"].set_language(officer)
         for button in (self.change_language_button, self.swap_button, self.done_button):
@@ -220,7 +254,7 @@ class ConversationScreen(Screen):
         chain: list[QWidget] = []
         for index in range(self._row.count()):
             panel = self._row.itemAt(index).widget()
-            chain += [panel.phrases_button, panel.input, panel.send_button, panel.talk]
+            chain += [panel.phrases_button, panel.input, panel.send_button, panel.talk, panel.phrases_big]
         chain += [self.change_language_button, self.swap_button, self.done_button]
         for first, second in pairwise(chain):
             QWidget.setTabOrder(first, second)

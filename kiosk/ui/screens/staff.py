@@ -20,7 +20,7 @@ from kiosk.ui.messages import DevicesListed, ModelsChecked
 from kiosk.ui.screens import PageHeader, Screen, page_layout
 from kiosk.ui.screens.accessibility import SPEECH_RATES, VOLUMES
 from kiosk.ui.theme import refresh_fonts
-from kiosk.ui.widgets import Card, ChoiceGrid, Label, PinPad, TouchButton, discard, scroll_area
+from kiosk.ui.widgets import LEVEL_KEYS, Card, ChoiceGrid, Label, PinPad, TouchButton, discard, scroll_area
 
 IDLE_TIMEOUTS_S = (60, 90, 120, 180, 300)
 
@@ -319,6 +319,7 @@ class StaffScreen(Screen):
                 labels.append(Label(tr(lang, "about.measured", date=measured.date, chrf=f"{measured.chrf:.1f}",
                                        pairs=measured.pairs), "caption", "muted"))
         labels += self._coverage_labels(lang, checked.coverage)
+        labels += capability_labels(lang, checked.capability)
         for label in labels:
             self.models_list.addWidget(label)
             self._model_rows.append(label)
@@ -394,3 +395,25 @@ class StaffScreen(Screen):
         self.save_button.set_text(tr(lang, "staff.save"))
         self.quit_button.set_text(tr(lang, "staff.quit"))
         self._render_stats()
+
+
+def capability_figure(lang: str, row) -> str:
+    """A language's error figure and where it comes from: "CER 0.073 (declared, ...)" or "... (measured on ...)"."""
+    figure = f"{row.metric.upper()} {row.measured_error:.3f}" if row.measured_error is not None else (row.note or "—")
+    where = tr(lang, "capability.measured", date=row.date or "?") if row.source == "measured" \
+        else tr(lang, "capability.declared")
+    return f"{figure} ({where})"
+
+
+def capability_labels(lang: str, rows) -> list[Label]:
+    """The staff's matrix: each language, what a resident can do there, the ASR model and its error figure."""
+    if not rows:
+        return []
+    labels = [Label(tr(lang, "capability.title"), "body", bold=True)]
+    for code, row in rows:
+        # Named in the panel's own language: one label, one script (a native name would need its own font).
+        spec = catalog.language(code)
+        name = spec.korean if lang == "ko" else spec.english
+        labels.append(Label(f"{name}: {tr(lang, LEVEL_KEYS[row.speech_level])} · {row.asr_model or '—'} · "
+                            f"{capability_figure(lang, row)}", "caption", "muted"))
+    return labels

@@ -38,6 +38,10 @@ class StartScreen(Screen):
     def set_languages(self, codes: tuple[str, ...]) -> None:
         self.picker.set_languages(codes, self._lang)
 
+    def set_speech_levels(self, levels: dict[str, str]) -> None:
+        """Each tile says, in its language, what a resident can do there (kiosk.turn.capability)."""
+        self.grid.set_speech_levels(levels)
+
     def retranslate(self, lang: str) -> None:
         self._lang = lang
         self.picker.retranslate(lang, tr(lang, "start.hint"))
