@@ -21,6 +21,7 @@ def test_bench_quick_round_reports_every_field(kiosk_cli, tmp_path):
         assert set(fields) >= {"p50_s", "direct_p50_s", "ratio"}, stage
         assert all(fields[name] > 0 for name in ("p50_s", "direct_p50_s", "ratio")), stage
     assert report["stages"]["asr"]["rtf_p50"] > 0 and report["stages"]["tts"]["rtf_p50"] > 0
+    assert report["stages"]["asr"]["worst_s"] > 0 and report["stages"]["asr"]["worst_budget_share"] > 0
     assert report["models"]["mt"]  # names the proxy or the installed model
     if report["mt_proxy"] is not None:
         assert "timing proxy" in report["models"]["mt"]

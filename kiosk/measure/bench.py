@@ -303,9 +303,9 @@ def peak_rss_mb() -> float:
 def stats(values: list[float]) -> dict:
     values = [v for v in values if v is not None]
     if not values:
-        return {"p50": None, "p95": None, "n": 0}
+        return {"p50": None, "p95": None, "max": None, "n": 0}
     return {"p50": round(float(np.percentile(values, 50)), 4), "p95": round(float(np.percentile(values, 95)), 4),
-            "n": len(values)}
+            "max": round(float(max(values)), 4), "n": len(values)}
 
 
 def cpu_model() -> str:
@@ -580,6 +580,9 @@ class Bench:
                                             lambda: self.direct_asr(audio, lang))
         self.add("asr", asr)
         self.add("asr_rtf", asr / (audio.size / 16_000))
+        # The share of its recognition budget (max(3 x duration, 4 s)) the decode used.
+        budget = self.engines.recognizer.deadline_s(audio.size / 16_000)
+        self.add("asr_budget_share", asr / budget if budget else None)
         self.add("asr_direct", asr_direct)
         return asr, asr_direct
 
@@ -604,7 +607,8 @@ class Bench:
             "ready_rss_mb": self.rss_ready,
             "start_rss_mb": self.rss_at_start,
             "stages": {
-                "asr": stage("asr", "asr_direct", {"rtf_p50": s["asr_rtf"]["p50"]}),
+                "asr": stage("asr", "asr_direct", {"rtf_p50": s["asr_rtf"]["p50"], "worst_s": s["asr"]["max"],
+                                                   "worst_budget_share": s["asr_budget_share"]["max"]}),
                 "mt": stage("mt", "mt_direct", {"tokens_per_sentence": self.proxy_tokens}),
                 "tts": stage("tts_first", "tts_first_direct",
                              {"rtf_p50": s.get("tts_rtf", {}).get("p50"),
@@ -763,6 +767,9 @@ def markdown(report: dict, command: str) -> str:
         f"| MT | {_f(st['mt']['p50_s'])} | {_f(st['mt']['p95_s'])} | {_f(st['mt']['direct_p50_s'])} | {_f(st['mt']['ratio'])} | |",
         f"| TTS, to first chunk | {_f(st['tts']['p50_s'])} | {_f(st['tts']['p95_s'])} | {_f(st['tts']['direct_p50_s'])} "
         f"| {_f(st['tts']['ratio'])} | {_f(st['tts']['rtf_p50'])} (direct {_f(st['tts']['direct_rtf_p50'])}) |",
+        "",
+        f"Slowest recognition: {_f(st['asr']['worst_s'])} s, {_f(st['asr']['worst_budget_share'])} of its budget "
+        "(max(3 × duration, 4 s); README \"Bounded recognition\").",
         "",
         "## Start-up and memory",
         "",
