@@ -9,6 +9,8 @@ is 600 s; CI runs the default).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -111,3 +113,31 @@ def test_a_language_without_speech_says_so_and_offers_typing_and_phrases(tmp_pat
         kiosk.desktop.screenshot("typing-and-phrases")
         code = kiosk.stop()
     assert code == 0, kiosk.log()[-3000:]
+
+
+def test_fullscreen_needs_a_staff_pin_set_by_provisioning(tmp_path, config_env):
+    """Issue #16: `kiosk run --fullscreen` without a staff PIN stays unlocked and says why on
+    screen (in the officer's language) and in the log; once `kiosk staff set-pin --stdin` has set
+    one, the same command engages the lock."""
+    notice = tr("ko", "staff.no_pin_notice")
+    for name in ("no-pin", "pin"):
+        (tmp_path / name).mkdir()
+    with kiosk_on_desktop(tmp_path / "no-pin", "--fullscreen", env=config_env) as kiosk:
+        shown = kiosk.wait_for_node("label", text_in=notice, timeout_s=READY_TIMEOUT_S)
+        assert shown.extents and shown.extents[2] > 0
+        kiosk.wait_for_log(r"WARNING .*kiosk lock refused.*kiosk staff set-pin", 30)
+        assert "kiosk lock engaged" not in kiosk.log()
+        kiosk.desktop.screenshot("fullscreen-without-pin")
+        assert kiosk.stop() == 0, kiosk.log()[-3000:]
+
+    provisioned = subprocess.run([sys.executable, "-m", "kiosk", "staff", "set-pin", "--stdin"], input="2468\n",
+                                 capture_output=True, text=True, env={**os.environ, **config_env}, timeout=120)
+    assert provisioned.returncode == 0, provisioned.stderr
+    with kiosk_on_desktop(tmp_path / "pin", "--fullscreen", env=config_env) as kiosk:
+        kiosk.wait_for_log(r"kiosk lock engaged", READY_TIMEOUT_S)
+        frame = kiosk.wait_for_node("frame")
+        assert frame.extents == (0, 0, 1280, 800), frame
+        kiosk.wait_for_node("push button", text_in=catalog.language("en").native)  # the start screen is up
+        assert kiosk.find("label", text_in=notice) is None
+        assert "kiosk lock refused" not in kiosk.log()
+        assert kiosk.stop() == 0, kiosk.log()[-3000:]

@@ -9,7 +9,7 @@ from test_pipeline import install_tiny_m2m
 from ui_support import open_kiosk, settle
 
 from asr.audio import load_audio
-from kiosk.staff.config import PinGate, hash_pin, load
+from kiosk.staff.config import PinGate, hash_pin, load, verify_pin
 from kiosk.turn.engines import Engines
 from kiosk.ui.i18n import tr
 from kiosk.ui.theme import Appearance
@@ -233,10 +233,30 @@ def test_staff_pin_rejects_rate_limits_and_accepts(qtbot, tmp_path, engines):
         assert any("Whisper" in label.text() for label in staff._model_rows)
 
 
-def test_staff_sets_a_first_pin_and_saves_settings(qtbot, tmp_path, engines):
+def test_without_a_pin_the_staff_panel_only_says_how_provisioning_sets_one(qtbot, tmp_path, engines):
+    """Nobody at the kiosk chooses the first PIN: the panel names `kiosk staff set-pin` in its
+    language and offers neither a PIN pad nor settings (issue #16)."""
     with open_kiosk(tmp_path, engines) as kiosk:
         staff = kiosk.window.staff
+        qtbot.mouseClick(kiosk.window.top_bar.staff, Qt.MouseButton.LeftButton)
+        assert kiosk.window.current() is staff and staff.stack.currentIndex() == 0
+        assert staff.pin_prompt.text() == tr("ko", "staff.no_pin") and "kiosk staff set-pin" in staff.pin_prompt.text()
+        assert staff.pin_prompt.isVisible() and not staff.pin_pad.isVisible()
+        enter_pin(qtbot, staff.pin_pad, "5790")  # even pressed directly, the pad chooses nothing
+        assert staff.stack.currentIndex() == 0 and not staff._settings_built
+        assert not (tmp_path / "kiosk.toml").exists()
+        kiosk.window.set_ui_language("vi")
+        assert staff.pin_prompt.text() == tr("vi", "staff.no_pin")
+
+
+def test_staff_change_the_pin_and_save_settings(qtbot, tmp_path, engines):
+    with open_kiosk(tmp_path, engines, pin_hash=hash_pin("2468")) as kiosk:
+        staff = kiosk.window.staff
         kiosk.window.open_staff()
+        assert staff.pin_prompt.text() == tr("ko", "staff.pin_prompt") and staff.pin_pad.isVisible()
+        enter_pin(qtbot, staff.pin_pad, "2468")
+        assert staff.stack.currentIndex() == 1
+        qtbot.mouseClick(staff.change_pin_button, Qt.MouseButton.LeftButton)  # after the current PIN only
         assert staff.pin_prompt.text() == tr("ko", "staff.pin_setup")
         enter_pin(qtbot, staff.pin_pad, "12")
         assert staff.pin_message.text() == tr("ko", "staff.pin_rule")
@@ -248,7 +268,7 @@ def test_staff_sets_a_first_pin_and_saves_settings(qtbot, tmp_path, engines):
         qtbot.mouseClick(staff.save_button, Qt.MouseButton.LeftButton)
         saved = load(tmp_path / "kiosk.toml")
         assert saved.problems == () and saved.config.idle_timeout_s == 60 and "tl" not in saved.config.enabled_languages
-        assert saved.config.pin_hash.startswith("scrypt$") and "5790" not in (tmp_path / "kiosk.toml").read_text()
+        assert verify_pin("5790", saved.config.pin_hash) and "5790" not in (tmp_path / "kiosk.toml").read_text()
         assert "tl" not in kiosk.window.start.grid.tiles()  # applied without a restart
 
 
@@ -272,9 +292,10 @@ def test_demo_mode_guides_a_try_and_resets_after_idle(qtbot, tmp_path, engines):
 
 
 def test_kiosk_lock_ignores_escape_keys_and_close(qtbot, tmp_path, engines):
-    with open_kiosk(tmp_path, engines, locked=True) as kiosk:
+    with open_kiosk(tmp_path, engines, locked=True, pin_hash=hash_pin("2468")) as kiosk:
         window = kiosk.window
         assert window.locked and window.windowFlags() & Qt.WindowType.FramelessWindowHint
+        assert not window.pin_notice.isVisible()
         window.open_page(window.about)
         kiosk.app.sendEvent(window, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier))
         assert window.current() is window.about  # Esc does nothing while locked
@@ -282,6 +303,24 @@ def test_kiosk_lock_ignores_escape_keys_and_close(qtbot, tmp_path, engines):
         assert window.eventFilter(window, alt_f4)
         window.close()
         assert window.isVisible()  # leaving needs the staff PIN
+
+
+@pytest.mark.parametrize("how", ["fullscreen", "setting", "demo"])
+def test_without_a_staff_pin_lock_and_demo_say_so_and_stay_unlocked(qtbot, tmp_path, engines, caplog, how):
+    """`--fullscreen`, the kiosk_lock setting and exhibition mode on a kiosk with no staff PIN:
+    it runs unlocked, with a notice in the officer's language and a warning naming the command."""
+    options = {"fullscreen": {"locked": True}, "setting": {"kiosk_lock": True}, "demo": {"demo": True}}[how]
+    with caplog.at_level("WARNING", logger="kiosk"), open_kiosk(tmp_path, engines, officer_language="vi",
+                                                                 **options) as kiosk:
+        window = kiosk.window
+        assert not window.locked and not window.windowFlags() & Qt.WindowType.FramelessWindowHint
+        assert window.pin_notice.isVisible() and window.pin_notice.text() == tr("vi", "staff.no_pin_notice")
+        window.start_demo_try("en") if how == "demo" else window.start_conversation("en")
+        assert window.pin_notice.isVisible() and window.pin_notice.text() == tr("vi", "staff.no_pin_notice")
+        window.close()
+        assert not window.isVisible()  # nothing holds the window: it was never locked
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("kiosk staff set-pin" in message for message in warnings), warnings
 
 
 @pytest.mark.parametrize("key", [Qt.Key.Key_Space, Qt.Key.Key_Return])

@@ -43,7 +43,7 @@ def _fail(args, reason: str, code: ErrorCode, model_id: str | None = None) -> in
 
 def _parser() -> argparse.ArgumentParser:
     # The command modules import their engines lazily, so `kiosk --help` stays fast.
-    from kiosk.cli import doctor, measuring, turns
+    from kiosk.cli import doctor, measuring, staff, turns
 
     parser = argparse.ArgumentParser(prog="kiosk", description="Offline speech-and-translation kiosk.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (timings and error kinds, never content)")
@@ -95,6 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="exhibition mode: attract loop and guided try")
     p.add_argument("--fullscreen", action="store_true", help="kiosk lock: full screen, leaving needs the staff PIN")
     p.set_defaults(handler=turns.run)
+
+    p = sub.add_parser("staff", help="staff provisioning: set the staff PIN")
+    staff_sub = p.add_subparsers(title="staff commands", metavar="ACTION", required=True)
+    summary = ("set the staff PIN (4 to 8 digits), asked twice on the terminal without echo; "
+               "only its salted hash is stored. Never give it as an argument")
+    p = staff_sub.add_parser("set-pin", help=summary, description=summary)
+    p.add_argument("--stdin", action="store_true",
+                   help="scripted provisioning: read the PIN as one line from standard input (not asked twice)")
+    p.set_defaults(handler=staff.set_pin)
 
     p = sub.add_parser("screenshot", help="render a kiosk screen offscreen to a PNG file")
     p.add_argument("screen", choices=SCREENSHOT_SCREENS)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate
+from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate, hash_pin
 from kiosk.staff.config import load as load_config
 from kiosk.store import catalog
 from kiosk.turn.settings import Settings
@@ -98,8 +99,7 @@ def build(loaded: LoadedConfig, *, audio: bool, warm_up: bool, engines=None, dem
 
 def run(demo: bool = False, fullscreen: bool = False) -> int:
     loaded = load_config()
-    if (fullscreen or loaded.config.kiosk_lock) and not loaded.config.has_pin:
-        log.warning("kiosk lock without a staff PIN: the first person to open the staff panel chooses it")
+    # Without a staff PIN the window refuses the lock (and says why, on screen and in the log).
     kiosk = build(loaded, audio=True, warm_up=True, demo=demo, locked=fullscreen)
     exit_on_uncaught_error(kiosk)
     close_on_stop_signals(kiosk)
@@ -213,7 +213,9 @@ def screenshot(screen: str, lang: str, out: Path, *, large_text: bool = False, h
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from kiosk.ui.theme import Appearance
 
-    kiosk = build(LoadedConfig(KioskConfig(), Path(os.devnull)), audio=False, warm_up=False,
+    # A provisioned kiosk (a staff PIN is set, one nobody knows): no notice about a missing PIN.
+    provisioned = KioskConfig(pin_hash=hash_pin(f"{secrets.randbelow(10**8):08d}"))
+    kiosk = build(LoadedConfig(provisioned, Path(os.devnull)), audio=False, warm_up=False,
                   demo=screen.startswith("demo"))
     try:
         window = kiosk.window

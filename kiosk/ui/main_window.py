@@ -1,5 +1,10 @@
 """The kiosk window: a top bar that is on every screen (status, text and sound, About this AI,
-staff), the screens, the idle timeout that erases a conversation, and the kiosk lock."""
+staff), the screens, the idle timeout that erases a conversation, and the kiosk lock.
+
+The kiosk lock engages only once the provisioning staff have set a PIN (``kiosk staff set-pin``):
+without one, leaving the lock would need a PIN nobody has, or whoever touched the staff panel
+first would choose it. A lock (or exhibition mode) asked for without a PIN leaves the kiosk
+unlocked, with a notice under the top bar in the officer's language and a warning in the log."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -148,8 +153,13 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         self.top_bar = TopBar()
+        # Staff-facing: a lock (or exhibition mode) asked for on a kiosk without a staff PIN.
+        self.pin_notice = Label("", "body", "error", lang=self.config.officer_language)
+        self.pin_notice.setContentsMargins(20, 8, 20, 8)
+        self.pin_notice.hide()
         self.stack = QStackedWidget()
         column.addWidget(self.top_bar)
+        column.addWidget(self.pin_notice)
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
@@ -181,8 +191,13 @@ class MainWindow(QMainWindow):
         self._idle_timer.timeout.connect(self._check_idle)
         self._idle_timer.start(1000)
         QApplication.instance().installEventFilter(self)
-        if locked or self.config.kiosk_lock:
+        self._lock_wanted = locked or self.config.kiosk_lock
+        if self._lock_wanted:
             self.set_locked(True)
+        elif self.demo_mode and not self.config.has_pin:
+            log.warning("exhibition mode without a staff PIN: the kiosk lock cannot engage and the staff panel "
+                        "is closed; set the PIN with `kiosk staff set-pin`")
+        self._render_pin_notice()
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -393,8 +408,10 @@ class MainWindow(QMainWindow):
         if self.demo_mode != config.demo_mode:
             self.demo_mode = config.demo_mode
             self._history = [self.home()]
+        self._lock_wanted = config.kiosk_lock
         if config.kiosk_lock != self.locked:
             self.set_locked(config.kiosk_lock)
+        self._render_pin_notice()
 
     # --- idle timeout ----------------------------------------------------------------------
 
@@ -430,15 +447,37 @@ class MainWindow(QMainWindow):
     # --- kiosk lock ------------------------------------------------------------------------
 
     def set_locked(self, locked: bool) -> None:
-        """Fullscreen with no decorations, escape keys ignored; leaving needs the staff PIN."""
+        """Fullscreen with no decorations, escape keys ignored; leaving needs the staff PIN, so the
+        lock refuses to engage until one was set (the kiosk then runs unlocked, saying why)."""
+        if locked and not self.config.has_pin:
+            log.warning("kiosk lock refused: no staff PIN has been set; the provisioning staff set one with "
+                        "`kiosk staff set-pin`. The kiosk runs unlocked")
+            self._render_pin_notice()
+            return
+        if locked != self.locked:
+            log.info("kiosk lock %s", "engaged" if locked else "released")
         self.locked = locked
         flags = self.windowFlags()
         flags = (flags | Qt.WindowType.FramelessWindowHint) if locked else (flags & ~Qt.WindowType.FramelessWindowHint)
         self.setWindowFlags(flags)
         if locked:
+            # Without a window manager (a bare X session, common on kiosk PCs) full screen is only
+            # a request nobody grants: the window takes the whole screen itself first.
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is not None:
+                self.setGeometry(screen.geometry())
             self.showFullScreen()
         elif self.isVisible():
             self.showNormal()
+
+    def _render_pin_notice(self) -> None:
+        officer = self.config.officer_language
+        wanted = not self.config.has_pin and (self._lock_wanted or self.demo_mode)
+        self.pin_notice.setProperty("lang", officer)
+        self.pin_notice.setText(tr(officer, "staff.no_pin_notice") if wanted else "")
+        self.pin_notice.setVisible(wanted)
+        if wanted:
+            self.theme.apply_fonts(self.pin_notice)
 
     def shut_down(self) -> None:
         """Close the window even when locked (the application is ending)."""

@@ -1,7 +1,9 @@
 """The staff panel, behind the PIN: languages, audio devices, models, session rules and statistics.
 
 The PIN is checked against its salted scrypt hash through ``PinGate`` (three tries, then a
-lockout that doubles). A kiosk without a PIN asks staff to choose one first. Settings are
+lockout that doubles). A kiosk without a PIN shows no settings and no way to choose one: the
+provisioning staff set it with ``kiosk staff set-pin`` (otherwise whoever touched the panel first
+would choose it). Changing the PIN, after entering the current one, stays here. Settings are
 saved to the config file only when staff press Save.
 """
 
@@ -79,22 +81,27 @@ class StaffScreen(Screen):
         return stage
 
     def open(self) -> None:
-        """Show the PIN step (or PIN setup on a kiosk that has none yet)."""
+        """Show the PIN step; on a kiosk without a PIN, only how provisioning staff set one."""
         self.draft = self.loaded.config
         self._new_pin = None
-        self._stage = "pin" if self.loaded.config.has_pin else "setup"
+        self._stage = "pin" if self.loaded.config.has_pin else "no_pin"
         self.pin_message.setText("")
         self.pin_pad.clear()
         self.stack.setCurrentIndex(0)
         self._render_pin_prompt()
-        self.pin_pad.setFocus()
+        if self._stage == "pin":
+            self.pin_pad.setFocus()
 
     def _render_pin_prompt(self) -> None:
-        key = {"pin": "staff.pin_prompt", "setup": "staff.pin_setup", "confirm": "staff.pin_confirm"}[self._stage]
+        key = {"pin": "staff.pin_prompt", "no_pin": "staff.no_pin", "setup": "staff.pin_setup",
+               "confirm": "staff.pin_confirm"}[self._stage]
         self.pin_prompt.setText(tr(self._lang, key))
+        self.pin_pad.setVisible(self._stage != "no_pin")
 
     def _pin_entered(self, pin: str) -> None:
         lang = self._lang
+        if self._stage == "no_pin":
+            return  # nobody at the kiosk chooses the first PIN (the pad is hidden anyway)
         if self._stage == "pin":
             result = self.gate.check(pin, self.loaded.config.pin_hash)
             if result.accepted:
