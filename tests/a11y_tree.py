@@ -34,10 +34,17 @@ def nodes(node, depth: int = 0):
                 yield from nodes(child, depth + 1)
 
 
+def _process_id(app) -> int | None:
+    try:
+        return app.get_process_id() if app is not None else None
+    except Exception:  # noqa: BLE001 - another application on the bus may be going away
+        return None
+
+
 def main() -> int:
     pid = int(sys.argv[1])
     for app in pyatspi.Registry.getDesktop(0):
-        if app is not None and app.get_process_id() == pid:
+        if _process_id(app) == pid:
             for record in nodes(app):
                 print(json.dumps(record, ensure_ascii=False))
             return 0

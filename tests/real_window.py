@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,14 +28,16 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-pyatspi
 AT_SPI_BUS = "/usr/libexec/at-spi-bus-launcher"
-TOOLS = ("Xvfb", "xdotool", "import", "dbus-daemon")
+TOOLS = ("Xvfb", "xdotool", "import", "dbus-daemon", "pulseaudio")
+# `KIOSK_README_SCREENSHOTS=docs/screenshots make test`: the README's figures from real windows.
+README_SCREENSHOTS = "KIOSK_README_SCREENSHOTS"
 
 
 def missing_tools() -> list[str]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if not Path(AT_SPI_BUS).is_file():
         missing.append(AT_SPI_BUS)
-    if subprocess.run([SYSTEM_PYTHON, "-c", "import pyatspi"], capture_output=True).returncode != 0:
+    if subprocess.run([SYSTEM_PYTHON, "-c", "import pyatspi"], check=False, capture_output=True).returncode != 0:
         missing.append("python3-pyatspi")
     return missing
 
@@ -54,38 +57,59 @@ class Node:
         return x + w // 2, y + h // 2
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout_s: float, poll_s: float = 0.25):
-    """Poll until ``condition`` returns something truthy; fail naming ``what`` when time runs out."""
+def wait_for(what: str, condition: Callable[[], object], timeout_s: float, poll_s: float = 0.25,
+             detail: Callable[[], str] = str):
+    """Poll until ``condition`` returns something truthy; fail naming ``what`` (and ``detail()``,
+    when it says something) when time runs out."""
     deadline = time.monotonic() + timeout_s
     while True:
         result = condition()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            said = detail()
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}" + (f"\n{said}" if said else ""))
         time.sleep(poll_s)
 
 
 class Desktop:
     """An X display with a D-Bus session and the AT-SPI bus on it."""
 
-    def __init__(self, width: int, height: int, stack: ExitStack, workdir: Path) -> None:
+    def __init__(self, width: int, height: int, stack: ExitStack, workdir: Path, dpi: float | None = None) -> None:
+        """``dpi`` sets the X screen's size in millimetres (xdpyinfo). Qt reads the RandR output's
+        size instead, which Xvfb always derives at 96 DPI: a test of another panel gives Qt the
+        panel's size the way staff do for a monitor that reports nonsense, with [display]."""
         self.width, self.height = width, height
         self._stack = stack
         self.workdir = workdir
         read_fd, write_fd = os.pipe()
         # -displayfd: Xvfb picks a free display number and writes it to the pipe when ready.
         xvfb = self._start(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
-                            "-nolisten", "tcp"], pass_fds=(write_fd,))
+                            *(["-dpi", f"{dpi:.0f}"] if dpi else []), "-nolisten", "tcp"], pass_fds=(write_fd,))
         os.close(write_fd)
         with os.fdopen(read_fd) as ready:
             number = ready.readline().strip()
         assert number, f"Xvfb did not start (exit {xvfb.poll()})"
-        self.env = {**os.environ, "DISPLAY": f":{number}"}
+        # A runtime directory of its own: without one the accessibility bus's socket is
+        # ~/.cache/at-spi/bus, shared by every desktop of the user, and a test (or a colleague's
+        # run) that ends takes the others' bus with it (the staff-pad and demo tests failed so).
+        runtime = tempfile.mkdtemp(prefix="kiosk-xdg-")  # short: a socket path has at most 107 bytes
+        stack.callback(shutil.rmtree, runtime, ignore_errors=True)
+        self.env = {**os.environ, "DISPLAY": f":{number}", "XDG_RUNTIME_DIR": runtime}
         self.env.pop("QT_QPA_PLATFORM", None)  # the suite's offscreen default must not apply here
-        bus = self._start(["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE)
+        bus = self._start(["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE,
+                          env=self.env)
         self.env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().decode().strip()
-        self._start([AT_SPI_BUS, "--launch-immediately"])
+        self._start([AT_SPI_BUS, "--launch-immediately"], env=self.env)
+        # A sound server with a null sink, as in the audio tests: the kiosk speaks as it would at a
+        # counter (without one every answer says that sound could not be played).
+        pulse = Path(runtime) / "pulse"
+        self.env.update(PULSE_RUNTIME_PATH=str(pulse), PULSE_STATE_PATH=str(pulse / "state"),
+                        PULSE_SERVER=f"unix:{pulse / 'native'}")
+        self._start(["pulseaudio", "--daemonize=no", "--system=false", "--exit-idle-time=-1", "-n",
+                     "--load=module-native-protocol-unix auth-anonymous=1", "--load=module-null-sink sink_name=kiosk_test"],
+                    env=self.env)
+        wait_for("the sound server", (pulse / "native").exists, 30)
         self.env["QT_LINUX_ACCESSIBILITY_ALWAYS_ON"] = "1"
 
     def _start(self, argv: list[str], **kwargs) -> subprocess.Popen:
@@ -109,10 +133,14 @@ class Desktop:
     def key(self, *keys: str) -> None:
         self.xdotool("key", *keys)
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, readme: str | None = None) -> Path:
+        """The screen as a PNG in the test's folder; ``readme`` names the README's figure that it
+        replaces, written to ``KIOSK_README_SCREENSHOTS`` (docs/screenshots) when that is set."""
         path = self.workdir / f"{name}.png"
         subprocess.run(["import", "-window", "root", str(path)], env=self.env, check=True, timeout=60,
                        capture_output=True)
+        if readme and os.environ.get(README_SCREENSHOTS):
+            shutil.copyfile(path, Path(os.environ[README_SCREENSHOTS]) / f"{readme}.png")
         return path
 
 
@@ -132,8 +160,9 @@ class KioskProcess:
     def __init__(self, desktop: Desktop, args: tuple[str, ...], env: dict[str, str]) -> None:
         self.desktop = desktop
         self.log_path = desktop.workdir / "kiosk.log"
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - the kiosk writes it until stop()
         self.started = time.monotonic()
+        self.tree_error = ""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kiosk", "-v", "run", *args], cwd=REPO, stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, env={**desktop.env, **env},
@@ -164,8 +193,9 @@ class KioskProcess:
     def tree(self) -> list[Node]:
         """What the kiosk shows right now, as a screen reader sees it."""
         done = subprocess.run([SYSTEM_PYTHON, str(HERE / "a11y_tree.py"), str(self.process.pid)],
-                              env=self.desktop.env, capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
+                              check=False, env=self.desktop.env, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:  # not on the bus yet, or a read that failed: the caller polls again
+            self.tree_error = done.stderr.strip()[-2000:]
             return []
         return [Node(**{**record, "extents": tuple(record["extents"]) if record["extents"] else None})
                 for record in map(json.loads, done.stdout.splitlines())]
@@ -179,8 +209,10 @@ class KioskProcess:
 
     def wait_for_node(self, role: str, name: str | None = None, *, text_in: str | None = None,
                       timeout_s: float = 30) -> Node:
+        self.tree_error = ""
         return wait_for(f"a {role} {name or text_in!r} on screen",
-                        lambda: self.find(role, name, text_in=text_in), timeout_s, poll_s=0.5)
+                        lambda: self.find(role, name, text_in=text_in), timeout_s, poll_s=0.5,
+                        detail=lambda: self.tree_error)
 
     def stop(self, timeout_s: float = 30) -> int:
         """Stop it as systemd does (SIGTERM); its exit code."""
@@ -192,13 +224,13 @@ class KioskProcess:
 
 
 @contextmanager
-def kiosk_on_desktop(workdir: Path, *args: str, size: tuple[int, int] = (1280, 800),
+def kiosk_on_desktop(workdir: Path, *args: str, size: tuple[int, int] = (1280, 800), dpi: float | None = None,
                      env: dict[str, str] | None = None) -> Iterator[KioskProcess]:
     missing = missing_tools()
     if missing:
         pytest.fail(f"the real-window tests need {', '.join(missing)} (make test installs them)")
     with ExitStack() as stack:
-        desktop = Desktop(*size, stack, workdir)
+        desktop = Desktop(*size, stack, workdir, dpi)
         kiosk = KioskProcess(desktop, args, env or {})
         stack.callback(_end, kiosk.process)
         yield kiosk

@@ -8,13 +8,16 @@ is 600 s; CI runs the default).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
 import sys
 import time
 
 import pytest
-from real_window import kiosk_on_desktop
+from PySide6.QtGui import QFont, QFontMetricsF
+from real_window import kiosk_on_desktop, wait_for
 
 from kiosk.store import catalog
 from kiosk.ui.i18n import tr
@@ -24,7 +27,7 @@ READY_TIMEOUT_S = 180  # a cold start is about 9 s on 2 cores; a loaded CI machi
 STAY_UP_S = 60
 IDLE_TIMEOUT_S = 30  # the shortest the staff settings allow
 IDLE_LOG = r"idle for \d+ s: session ended and erased"
-SOAK_S = float(os.environ.get("KIOSK_WINDOW_SOAK_S", 0))
+SOAK_S = float(os.environ.get("KIOSK_WINDOW_SOAK_S", "0"))
 
 
 def _phrase(key: str):
@@ -41,6 +44,14 @@ def config_env(tmp_path):
     return {"KIOSK_CONFIG_DIR": str(config_dir)}
 
 
+def _provision_pin(config_env: dict[str, str], pin: str = "2468") -> None:
+    """What the provisioning staff do: `kiosk staff set-pin`, the PIN on stdin."""
+    provisioned = subprocess.run([sys.executable, "-m", "kiosk", "staff", "set-pin", "--stdin"], input=f"{pin}\n",
+                                 check=False, capture_output=True, text=True, env={**os.environ, **config_env},
+                                 timeout=120)
+    assert provisioned.returncode == 0, provisioned.stderr
+
+
 def _tile(kiosk, lang: str):
     native = catalog.language(lang).native
     return kiosk.wait_for_node("push button", text_in=native)
@@ -50,9 +61,12 @@ def test_kiosk_starts_stays_up_translates_and_closes_cleanly(tmp_path, config_en
     phrase = _phrase("identification.show_id")
     with kiosk_on_desktop(tmp_path, env=config_env) as kiosk:
         kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
+        # With no [display] setting the size is the display's own report (Xvfb's: 96 DPI).
+        assert re.search(r"display: 1280x800 px at [\d.]+ DPI from the display \(\d+x\d+ mm\)", kiosk.log())
         # No window manager here, as on many kiosk PCs: the window must still fill the screen.
         frame = kiosk.wait_for_node("frame")
         assert frame.extents == (0, 0, 1280, 800), frame
+        kiosk.desktop.screenshot("start", readme="start-ko")
 
         kiosk.desktop.tap(_tile(kiosk, "en"))
         field = kiosk.wait_for_node("text", tr("ko", "conversation.type_here"))
@@ -130,9 +144,7 @@ def test_fullscreen_needs_a_staff_pin_set_by_provisioning(tmp_path, config_env):
         kiosk.desktop.screenshot("fullscreen-without-pin")
         assert kiosk.stop() == 0, kiosk.log()[-3000:]
 
-    provisioned = subprocess.run([sys.executable, "-m", "kiosk", "staff", "set-pin", "--stdin"], input="2468\n",
-                                 capture_output=True, text=True, env={**os.environ, **config_env}, timeout=120)
-    assert provisioned.returncode == 0, provisioned.stderr
+    _provision_pin(config_env)
     with kiosk_on_desktop(tmp_path / "pin", "--fullscreen", env=config_env) as kiosk:
         kiosk.wait_for_log(r"kiosk lock engaged", READY_TIMEOUT_S)
         frame = kiosk.wait_for_node("frame")
@@ -141,3 +153,183 @@ def test_fullscreen_needs_a_staff_pin_set_by_provisioning(tmp_path, config_env):
         assert kiosk.find("label", text_in=notice) is None
         assert "kiosk lock refused" not in kiosk.log()
         assert kiosk.stop() == 0, kiosk.log()[-3000:]
+
+
+def _config(tmp_path, text: str) -> dict[str, str]:
+    config_dir = tmp_path / "config"
+    config_dir.mkdir(exist_ok=True)
+    (config_dir / "kiosk.toml").write_text(f"[session]\nidle_timeout_s = {IDLE_TIMEOUT_S}\n{text}")
+    return {"KIOSK_CONFIG_DIR": str(config_dir)}
+
+
+def test_a_phrase_touched_in_the_phrasebook_is_answered_on_screen(tmp_path, config_env):
+    """Touch a language, then "Phrases", a category and a phrase: its Korean appears."""
+    phrase = _phrase("identification.show_id")
+    with kiosk_on_desktop(tmp_path, env=config_env) as kiosk:
+        kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
+        kiosk.desktop.tap(_tile(kiosk, "en"))
+        kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=tr("en", "conversation.phrases")))
+        category = next(c for c in Phrasebook.load(catalog.phrasebook_dir()).categories() if c.id == "identification")
+        kiosk.desktop.tap(kiosk.wait_for_node("check box", text_in=category.names["en"]))  # checkable
+        kiosk.desktop.tap(kiosk.wait_for_node("push button", phrase.texts["en"]))
+        kiosk.wait_for_node("label", text_in=phrase.texts["ko"], timeout_s=60)
+        kiosk.desktop.screenshot("phrasebook")
+        assert kiosk.stop() == 0, kiosk.log()[-3000:]
+
+
+def test_the_staff_panel_opens_with_the_pin_typed_on_its_own_pad(tmp_path, config_env):
+    """A PIN set by provisioning (`kiosk staff set-pin --stdin`), typed by touching the kiosk's
+    numeric pad: the settings open; a wrong PIN first is refused."""
+    _provision_pin(config_env)
+    with kiosk_on_desktop(tmp_path, env=config_env) as kiosk:
+        kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
+        kiosk.desktop.tap(kiosk.wait_for_node("push button", tr("ko", "staff.button")))
+        kiosk.wait_for_node("label", tr("ko", "staff.pin_prompt"))
+
+        def enter(pin: str) -> None:
+            for digit in pin:
+                kiosk.desktop.tap(kiosk.wait_for_node("push button", digit))
+            kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=tr("ko", "staff.pin_ok")))
+
+        enter("1357")
+        kiosk.wait_for_node("label", tr("ko", "staff.pin_wrong", tries=2))
+        enter("2468")
+        kiosk.wait_for_node("push button", text_in=tr("ko", "staff.save"), timeout_s=60)
+        kiosk.wait_for_node("label", tr("ko", "staff.section_languages"))
+        kiosk.desktop.screenshot("staff", readme="staff-ko")
+        assert kiosk.stop() == 0, kiosk.log()[-3000:]
+
+
+def test_the_exhibition_loop_invites_and_serves_visitor_after_visitor(tmp_path, config_env):
+    """`kiosk run --demo`: the invitation cycles through the languages; two visitors in turn pick
+    their language and an example phrase and see it in Korean, and Finish brings the invitation back."""
+    from kiosk.ui.screens.demo import EXAMPLE_PHRASES, demo_targets
+
+    _provision_pin(config_env)  # an exhibition kiosk is provisioned; without a PIN it shows a staff notice
+    with kiosk_on_desktop(tmp_path, "--demo", env=config_env) as kiosk:
+        kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
+        invitations = {tr(code, "demo.invite") for code in catalog.LANGUAGE_CODES}
+        seen: set[str] = set()
+
+        def two_invitations_seen() -> bool:
+            seen.update(node.name for node in kiosk.tree() if node.name in invitations)
+            return len(seen) >= 2
+
+        wait_for("two invitations in turn", two_invitations_seen, 30, poll_s=0.5)
+        kiosk.desktop.screenshot("demo", readme="demo-en")
+        for visitor, phrase_id in (("en", EXAMPLE_PHRASES[0]), ("vi", EXAMPLE_PHRASES[1])):
+            phrase = _phrase(phrase_id)
+            kiosk.desktop.tap(_tile(kiosk, visitor))
+            kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=phrase.texts[visitor]))
+            for target in demo_targets(visitor):  # Korean, and English for everyone else
+                kiosk.wait_for_node("label", text_in=phrase.texts[target], timeout_s=60)
+            kiosk.desktop.screenshot(f"demo-{visitor}", readme=f"demo-try-{visitor}" if visitor == "vi" else None)
+            kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=tr(visitor, "demo.finish")))
+            kiosk.wait_for_node("label", text_in=tr("ko", "demo.tagline"))
+        assert kiosk.stop() == 0, kiosk.log()[-3000:]
+
+
+def _em_mm(label, family: str, dpi: float) -> float:
+    """A one-line label's em in millimetres: its height is the font's line box (ascent + descent),
+    so the em is that height over the family's line box per em (read from the font itself)."""
+    font = QFont()
+    font.setFamily(family)
+    font.setPixelSize(1000)
+    per_em = QFontMetricsF(font).height() / 1000
+    return label.extents[3] / per_em / dpi * 25.4
+
+
+# A one-line caption-sized label on each: a tile's Korean name on the monitor; on the panel, where
+# tiles show their native names alone, the page counter between the page buttons.
+@pytest.mark.parametrize(("size", "diagonal_in", "caption"), [((1920, 1080), 21.5, "영어"),
+                                                               ((1280, 800), 10.1, "1 / ")],
+                         ids=["21.5in-1920x1080", "10.1in-1280x800"])
+def test_large_text_is_at_least_12_mm_on_the_panel(tmp_path, qapp, size, diagonal_in, caption):
+    """Large text on a 21.5" monitor and a 10.1" panel, each given by [display] diagonal_inches:
+    the em of the start screen's tile names and of a caption is at least 12 mm."""
+    from kiosk.ui import fonts
+
+    dpi = math.hypot(*size) / diagonal_in
+    env = _config(tmp_path, f"[display]\ndiagonal_inches = {diagonal_in}\n")
+    with kiosk_on_desktop(tmp_path, size=size, dpi=dpi, env=env) as kiosk:
+        kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
+        assert f"display: {size[0]}x{size[1]} px at {dpi:.1f} DPI from [display] diagonal_inches" in kiosk.log()
+        kiosk.desktop.tap(kiosk.wait_for_node("push button", tr("ko", "accessibility.button")))
+        kiosk.desktop.tap(kiosk.wait_for_node("check box", tr("ko", "accessibility.text_large")))
+        kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=tr("ko", "common.back")))
+        english = kiosk.wait_for_node("label", "English")
+        kiosk.desktop.screenshot(f"large-text-{diagonal_in}in")
+        # Tile labels are sized by their text alone (the top bar's may be stretched by its layout).
+        measured = {"English": _em_mm(english, fonts.family_for("en"), dpi),
+                    "한국어": _em_mm(kiosk.wait_for_node("label", catalog.language("ko").native),
+                                   fonts.family_for("ko"), dpi),
+                    f"{caption!r} (caption)": _em_mm(kiosk.wait_for_node("label", text_in=caption),
+                                                     fonts.family_for("ko"), dpi)}
+        print({name: f"{mm:.2f} mm" for name, mm in measured.items()})
+        # Margin: the label's height is whole pixels; one pixel is 25.4/dpi mm (0.17-0.25 mm here).
+        assert all(mm >= 12.0 - 25.4 / dpi for mm in measured.values()), measured
+        assert kiosk.stop() == 0, kiosk.log()[-3000:]
+
+
+def _inside(node, size: tuple[int, int]) -> bool:
+    x, y, w, h = node.extents
+    return x >= 0 and y >= 0 and x + w <= size[0] and y + h <= size[1] and w > 0 and h > 0
+
+
+def test_large_text_on_a_10_inch_panel_pages_the_languages_without_scrolling(tmp_path, qapp):
+    """Large text on a 1280x800 10.1" panel: the top bar keeps to one row (its title one line),
+    nothing scrolls, and the page buttons reach every language tile, whole and on screen; the
+    last page's tile starts a conversation."""
+    size, diagonal_in = (1280, 800), 10.1
+    env = _config(tmp_path, f"[display]\ndiagonal_inches = {diagonal_in}\n")
+    codes = catalog.LANGUAGE_CODES
+    with kiosk_on_desktop(tmp_path, size=size, env=env) as kiosk:
+        kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
+        kiosk.desktop.tap(kiosk.wait_for_node("push button", tr("ko", "accessibility.button")))
+        kiosk.desktop.tap(kiosk.wait_for_node("check box", tr("ko", "accessibility.text_large")))
+        kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=tr("ko", "common.back")))
+        following = kiosk.wait_for_node("push button", tr("ko", "start.page_next"))
+        kiosk.desktop.screenshot("large-text-10in-start", readme="start-ko-large-text-10in")
+        tree = kiosk.tree()
+        bar = next(node for node in tree if node.role == "panel" and node.extents[:3] == (0, 0, size[0]))
+        title = next(node for node in tree if node.role == "label" and node.name == tr("ko", "app.name"))
+        # One row: 12 mm text and 15 mm buttons need about 130 px here; the wrapped bar took 356 (44 %).
+        assert bar.extents[3] <= 0.2 * size[1], bar
+        dpi = math.hypot(*size) / diagonal_in
+        assert title.extents[3] < 1.5 * _line_px("title", "ko", dpi), f"the title wraps: {title}"
+        assert all(_inside(node, size) for node in tree if node.role == "push button" and node.depth == 4)
+        assert not [node for node in tree if node.role == "scroll bar"], "the start screen scrolls"
+        hint = next(node for node in tree if node.role == "label" and node.name == tr("ko", "start.privacy"))
+        assert hint.extents[3] < 1.5 * _line_px("body", "ko", dpi), f"the hint takes more than a line: {hint}"
+
+        counter = next(node for node in tree if node.role == "label" and re.fullmatch(r"1 / \d+", node.name))
+        pages = int(counter.name.split(" / ")[1])
+        assert 1 < pages <= 5, counter  # 13 names in two columns; more pages would be a long way to Tagalog
+        reached: dict[str, int] = {}
+        for page in range(pages):
+            if page:
+                kiosk.desktop.tap(following)
+                kiosk.wait_for_node("label", f"{page + 1} / {pages}")
+            tree = kiosk.tree()
+            for code in codes:
+                tile = next((node for node in tree if node.role == "push button"
+                             and node.name.startswith(catalog.language(code).native)), None)
+                if tile is not None:
+                    assert _inside(tile, size), f"{code} is cut off on page {page + 1}: {tile}"
+                    reached.setdefault(code, page)
+            kiosk.desktop.screenshot(f"large-text-10in-page-{page + 1}")
+        assert set(reached) == set(codes), f"not reached by the page buttons: {set(codes) - set(reached)}"
+        kiosk.desktop.tap(_tile(kiosk, codes[-1]))
+        kiosk.wait_for_node("text", tr("ko", "conversation.type_here"))
+        assert kiosk.stop() == 0, kiosk.log()[-3000:]
+
+
+def _line_px(role: str, lang: str, dpi: float) -> float:
+    """The line height of large text of ``role`` in ``lang``'s font at ``dpi`` (the theme's sizes)."""
+    from kiosk.ui import fonts
+    from kiosk.ui.theme import TEXT_MM
+
+    font = QFont()
+    font.setFamily(fonts.family_for(lang))
+    font.setPixelSize(1000)
+    return math.ceil(TEXT_MM[role][1] / 25.4 * dpi) * QFontMetricsF(font).height() / 1000

@@ -16,12 +16,15 @@ import os
 import secrets
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import platformdirs
 
+from kiosk.servers import ServerRoutes
+from kiosk.staff import servers
 from kiosk.store.catalog import LANGUAGE_CODES, Catalog
 from kiosk.store.environment import catalog_files
 
@@ -32,6 +35,10 @@ IDLE_TIMEOUT_RANGE_S = (30, 3600)
 SPEECH_RATE_RANGE = (0.5, 1.5)
 VOLUME_RANGE = (0.0, 2.0)
 PIN_LENGTH = (4, 8)
+# Pixel densities a kiosk screen can have (a 43" full-HD TV is 51 DPI, a 10" tablet panel 150-300);
+# a monitor that reports something outside this is wrong about its size.
+DISPLAY_DPI_RANGE = (40.0, 400.0)
+DISPLAY_DIAGONAL_RANGE_IN = (5.0, 100.0)
 
 # scrypt cost: about 50 ms and 16 MiB per check, cheap for staff and slow for guessing.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -53,9 +60,15 @@ class KioskConfig:
     # A larger recognition model for a language ([speech] models = { uz = "whisper-small" }): a
     # catalogue ASR entry, loaded beside the default only when that language is chosen.
     asr_models: dict[str, str] = field(default_factory=dict)
+    # Shared on-prem servers and the languages routed to them ([servers], kiosk.staff.servers).
+    servers: ServerRoutes = field(default_factory=ServerRoutes)
     pin_hash: str | None = None
     # Writes each finished turn's text to <data dir>/transcripts/ (kiosk.turn.transcripts); off by default.
     keep_transcripts: bool = False
+    # The screen's true size when its monitor reports nonsense (kiosk.ui.theme.physical_dpi): its
+    # diagonal in inches, or its pixel density (which wins if both are set). None: what it reports.
+    display_diagonal_in: float | None = None
+    display_dpi: float | None = None
 
     @property
     def has_pin(self) -> bool:
@@ -157,6 +170,8 @@ _KEYS = (
     _Key("speech", "models", "asr_models", _asr_models, dict),
     _Key("staff", "pin_hash", "pin_hash", _pin_hash, lambda v: v or ""),
     _Key("privacy", "keep_transcripts", "keep_transcripts", _flag),
+    _Key("display", "diagonal_inches", "display_diagonal_in", _number_in(*DISPLAY_DIAGONAL_RANGE_IN, whole=False)),
+    _Key("display", "dpi", "display_dpi", _number_in(*DISPLAY_DPI_RANGE, whole=False)),
 )
 _PAIR_TABLE, _PAIR_NAME = "languages", "default_pair"
 
@@ -188,6 +203,8 @@ def load(path: Path | None = None) -> LoadedConfig:
 
     known = {(k.table, k.name) for k in _KEYS} | {(_PAIR_TABLE, _PAIR_NAME)}
     for table_name, table in document.items():
+        if table_name == servers.TABLE:  # its own parser, below
+            continue
         if not isinstance(table, dict):
             problems.append(f"{table_name}: expected a [{table_name}] table; ignored")
             continue
@@ -209,6 +226,8 @@ def load(path: Path | None = None) -> LoadedConfig:
             pair = [defaults.officer_language, defaults.resident_language]
             reject(f"{_PAIR_TABLE}.{_PAIR_NAME}", str(error), table[_PAIR_NAME], pair)
 
+    values["servers"], server_problems = servers.parse(document.get(servers.TABLE))
+    problems += server_problems
     config = replace(defaults, **values)
     if config.resident_language not in config.enabled_languages:
         fallback = next(code for code in config.enabled_languages if code != config.officer_language) \
@@ -225,7 +244,10 @@ def dumps(config: KioskConfig) -> str:
     """The config as TOML, in the layout ``load`` reads."""
     tables: dict[str, dict[str, Any]] = {_PAIR_TABLE: {_PAIR_NAME: [config.officer_language, config.resident_language]}}
     for key in _KEYS:
-        tables.setdefault(key.table, {})[key.name] = key.write(getattr(config, key.field))
+        value = key.write(getattr(config, key.field))
+        if value is not None:  # an optional setting left unset is left out
+            tables.setdefault(key.table, {})[key.name] = value
+    tables |= servers.tables(config.servers)
     lines = ["# Kiosk settings, written by the staff panel. Nothing about residents is stored here."]
     for table_name, table in tables.items():
         lines += ["", f"[{table_name}]"]

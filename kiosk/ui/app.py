@@ -20,6 +20,7 @@ from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate, hash_pin
 from kiosk.staff.config import load as load_config
 from kiosk.store import catalog
 from kiosk.turn.settings import Settings
+from kiosk.ui import keyboard
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def build(loaded: LoadedConfig, *, audio: bool, warm_up: bool, engines=None, dem
     app = application()
     config = loaded.config
     worker = Worker(
-        Settings(enabled_languages=config.enabled_languages, asr_models=config.asr_models),
+        Settings.from_staff(config),
         engines=engines,
         audio=AudioSettings(input_device=config.input_device, output_device=config.output_device) if audio else None,
         warm_up_languages=(config.officer_language, config.resident_language) if warm_up else None,
@@ -100,6 +101,7 @@ def build(loaded: LoadedConfig, *, audio: bool, warm_up: bool, engines=None, dem
 def run(demo: bool = False, fullscreen: bool = False) -> int:
     loaded = load_config()
     # Without a staff PIN the window refuses the lock (and says why, on screen and in the log).
+    keyboard.prepare_environment()  # the on-screen keyboard's input method, before the QApplication
     kiosk = build(loaded, audio=True, warm_up=True, demo=demo, locked=fullscreen)
     exit_on_uncaught_error(kiosk)
     close_on_stop_signals(kiosk)

@@ -30,6 +30,7 @@ from kiosk.turn import capability
 from kiosk.turn.session import Side, other_side
 from kiosk.ui.controller import Controller, Status
 from kiosk.ui.i18n import tr
+from kiosk.ui.keyboard import KeyboardDock
 from kiosk.ui.screens import Screen
 from kiosk.ui.screens.about import AboutScreen
 from kiosk.ui.screens.accessibility import AccessibilityScreen
@@ -140,7 +141,7 @@ class MainWindow(QMainWindow):
         self.locked = False
         self._quit_allowed = False
         self.appearance = Appearance()
-        self.theme = Theme.for_screen(self.appearance, self.screen())
+        self.theme = Theme.for_screen(self.appearance, self.screen(), self.config)
         self.ui_lang = self.config.officer_language
         self._history: list[Screen] = []
         self._last_activity = time.monotonic()
@@ -161,6 +162,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.top_bar)
         column.addWidget(self.pin_notice)
         column.addWidget(self.stack, 1)
+        # The on-screen keyboard, under the screens so it never covers the field typed into.
+        self.keyboard = KeyboardDock()
+        column.addWidget(self.keyboard)
         self.setCentralWidget(central)
 
         self.start = StartScreen()
@@ -233,6 +237,10 @@ class MainWindow(QMainWindow):
         c.devices_listed.connect(self.staff.show_devices)
         c.models_checked.connect(self.staff.show_models)
         c.models_checked.connect(lambda _checked: self.refresh_capability())
+        self.staff.check_servers.connect(c.check_servers)
+        self.about.check_servers.connect(c.check_servers)
+        c.servers_checked.connect(self.staff.show_servers)
+        c.servers_checked.connect(self.about.set_servers)
 
         demo = self.demo
         demo.language_chosen.connect(self.start_demo_try)
@@ -279,7 +287,7 @@ class MainWindow(QMainWindow):
 
     def set_appearance(self, appearance: Appearance) -> None:
         self.appearance = appearance
-        self.theme = Theme.for_screen(appearance, self.screen())
+        self.theme = Theme.for_screen(appearance, self.screen(), self.config)
         self.theme.apply(QApplication.instance(), self)
         for grid in self.findChildren(ReflowGrid):
             grid.reflow()
@@ -400,8 +408,12 @@ class MainWindow(QMainWindow):
 
     def apply_config(self, config: KioskConfig) -> None:
         """Staff saved new settings: apply them now (no restart)."""
+        resized = (config.display_dpi, config.display_diagonal_in) != (self.config.display_dpi,
+                                                                        self.config.display_diagonal_in)
         self.config = config
         self.controller.apply_config(config)
+        if resized:
+            self.set_appearance(self.appearance)
         self.refresh_capability()
         self._apply_languages()
         self.theme.apply_fonts(self)

@@ -2,13 +2,16 @@
 
 Text sizes are set in millimetres at the screen's physical size: ``Theme`` turns them into
 pixels with the screen's physical DPI and then into points with Qt's logical DPI, so
-"12 mm" is 12 mm on any screen, whatever scaling the desktop uses. In large-text mode every
+"12 mm" is 12 mm on any screen, whatever scaling the desktop uses. The physical DPI is what the
+display reports to Qt unless the staff set the screen's size ([display] in kiosk.toml), or the
+report is outside ``DISPLAY_DPI_RANGE`` (a monitor with no or a wrong size): ``physical_dpi``. In large-text mode every
 text role is at least 12 mm. Every text/background pair of both palettes has a contrast
 ratio of at least 4.5:1 (WCAG 2.x); the GUI tests measure it on the rendered widgets.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -16,7 +19,10 @@ from typing import Literal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette, QScreen
 from PySide6.QtWidgets import QApplication, QWidget
 
+from kiosk.staff.config import DISPLAY_DPI_RANGE, KioskConfig
 from kiosk.ui import fonts
+
+log = logging.getLogger(__name__)
 
 TextRole = Literal["caption", "body", "button", "tile", "title", "display"]
 MM_PER_INCH = 25.4
@@ -31,6 +37,8 @@ TEXT_MM: dict[str, tuple[float, float]] = {
     "title": (7.0, 13.0),
     "display": (10.0, 15.0),
 }
+# Qt's own assumption for a screen of unknown size; used when a monitor reports nonsense.
+FALLBACK_DPI = 96.0
 # The smallest touch target, in millimetres (public kiosks: 15 mm or more).
 TOUCH_MM = 15.0
 
@@ -122,9 +130,10 @@ class Theme:
         self.palette = HIGH_CONTRAST if appearance.high_contrast else CALM
 
     @classmethod
-    def for_screen(cls, appearance: Appearance, screen: QScreen | None = None) -> Theme:
+    def for_screen(cls, appearance: Appearance, screen: QScreen | None = None,
+                   config: KioskConfig | None = None) -> Theme:
         screen = screen or QGuiApplication.primaryScreen()
-        return cls(appearance, screen.physicalDotsPerInchY(), screen.logicalDotsPerInchY())
+        return cls(appearance, physical_dpi(screen, config or KioskConfig()), screen.logicalDotsPerInchY())
 
     def px(self, mm: float) -> int:
         """Logical pixels for a length in millimetres (physical DPI is in logical pixels in Qt 6)."""
@@ -227,6 +236,39 @@ QProgressBar {{ background: {p.window}; border: {border}px solid {p.border}; bor
 QProgressBar::chunk {{ background: {p.meter}; border-radius: {radius // 2}px; }}
 QProgressBar[hint="warn"]::chunk {{ background: {p.meter_warn}; }}
 """
+
+
+def physical_dpi(screen: QScreen, config: KioskConfig) -> float:
+    """Logical pixels per physical inch: the staff's [display] setting if any, else what the
+    display reports through Qt (its EDID size on X11), else ``FALLBACK_DPI`` with a warning."""
+    geometry = screen.geometry()
+    size = screen.physicalSize()
+    reported = screen.physicalDotsPerInchY() if size.height() > 0 else 0.0
+    if config.display_dpi is not None:
+        dpi, source = config.display_dpi, f"[display] dpi = {config.display_dpi:g}"
+    elif config.display_diagonal_in is not None:
+        dpi = math.hypot(geometry.width(), geometry.height()) / config.display_diagonal_in
+        source = f"[display] diagonal_inches = {config.display_diagonal_in:g}"
+    elif DISPLAY_DPI_RANGE[0] <= reported <= DISPLAY_DPI_RANGE[1]:
+        dpi, source = reported, f"the display ({size.width():.0f}x{size.height():.0f} mm)"
+    else:
+        dpi, source = FALLBACK_DPI, "a fallback"
+        _log_once(logging.WARNING, f"display: the screen reports {reported:.0f} DPI ({size.width():.0f}x"
+                  f"{size.height():.0f} mm), outside {DISPLAY_DPI_RANGE[0]:g}-{DISPLAY_DPI_RANGE[1]:g}; text "
+                  f"sizes assume {FALLBACK_DPI:g} DPI. Set [display] diagonal_inches in kiosk.toml")
+    _log_once(logging.INFO, f"display: {geometry.width()}x{geometry.height()} px at {dpi:.1f} DPI from {source}"
+              f" (reported {reported:.1f})")
+    return dpi
+
+
+_logged: set[str] = set()
+
+
+def _log_once(level: int, message: str) -> None:
+    """Themes are rebuilt on every appearance change; the screen's size is worth saying once."""
+    if message not in _logged:
+        _logged.add(message)
+        log.log(level, message)
 
 
 def language_of(widget: QWidget) -> str:

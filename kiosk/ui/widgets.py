@@ -8,7 +8,16 @@ into fonts and colours, so switching theme or text size restyles everything at o
 
 from __future__ import annotations
 
-from PySide6.QtCore import QElapsedTimer, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QElapsedTimer,
+    QEvent,
+    QObject,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QFrame,
@@ -28,7 +37,9 @@ from kiosk.store import catalog
 from kiosk.turn.session import Side, TurnRecord
 from kiosk.ui import icons
 from kiosk.ui.i18n import tr
-from kiosk.ui.theme import language_of, refresh_fonts, restyle
+from kiosk.ui.theme import language_of, refresh_fonts, restyle, theme_of
+
+BAR_TITLE_SHARE = 0.4
 
 
 class Label(QLabel):
@@ -52,6 +63,21 @@ class Label(QLabel):
         if self.property("tone") != tone:
             self.setProperty("tone", tone)
             restyle(self)
+            self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        if self.property("tone") == "bar" and self.property("textRole") == "title" and self.wordWrap():
+            # The top bar's title keeps to one line up to BAR_TITLE_SHARE of the screen's width: the
+            # bar shares its width by stretch, not by need, and would wrap it in large-text mode.
+            share = round(self.screen().availableGeometry().width() * BAR_TITLE_SHARE)
+            hint.setWidth(max(hint.width(), min(self.one_line_hint().width(), share)))
+        return hint
+
+    def one_line_hint(self) -> QSize:
+        frame = self.width() - self.contentsRect().width() if self.width() else 0
+        width = self.fontMetrics().horizontalAdvance(self.text()) + frame + 4
+        return QSize(width, self.heightForWidth(width))
 
 
 class Badge(Label):
@@ -69,9 +95,7 @@ class Badge(Label):
 
     def sizeHint(self) -> QSize:
         # A wrapped label hints a narrow, tall shape; a badge prefers its single line.
-        frame = self.width() - self.contentsRect().width() if self.width() else 0
-        width = self.fontMetrics().horizontalAdvance(self.text()) + frame + 4
-        return QSize(width, self.heightForWidth(width))
+        return self.one_line_hint()
 
 
 class IconLabel(QLabel):
@@ -142,10 +166,26 @@ class TouchButton(QPushButton):
         self._texts = texts
         self._align = align
         self._note: Label | None = None
+        self._details = True
         self._role = role
         self._tick: IconLabel | None = None
         self._colour_labels()
         self.setAccessibleName(text)
+        self._text.installEventFilter(self)  # its font changes with the text size: see _shows_text
+
+    def _shows_text(self) -> bool:
+        """On the top bar (tone "bar") in large-text mode a button with an icon shows the icon alone:
+        at 12 mm its text wraps the bar to a third of a 10" panel. Its accessible name keeps the text."""
+        if not self._text.text():
+            return False
+        theme = theme_of(self) if self._icon is not None and self.property("tone") == "bar" else None
+        return theme is None or not theme.appearance.large_text
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._text and event.type() == QEvent.Type.FontChange:
+            self._text.setVisible(self._shows_text())
+        return False
+
     def setCheckable(self, checkable: bool) -> None:
         super().setCheckable(checkable)
         if checkable and self._tick is None:
@@ -173,6 +213,7 @@ class TouchButton(QPushButton):
             self.setProperty("inactive", inactive)
             restyle(self)
             self._colour_labels()
+            refresh_fonts(self)  # re-polishing gave the labels their parent's font (seen on the page buttons)
 
     def _colour_labels(self) -> None:
         """Tell the child labels what they sit on (style sheets matching ancestors are slow)."""
@@ -195,9 +236,9 @@ class TouchButton(QPushButton):
 
     def set_text(self, text: str, sub: str = "") -> None:
         self._text.setText(text)
-        self._text.setVisible(bool(text))
+        self._text.setVisible(self._shows_text())
         self._sub.setText(sub)
-        self._sub.setVisible(bool(sub))
+        self._sub.setVisible(self._details and bool(sub))
         self.setAccessibleName(f"{text}. {sub}" if sub else text)
         self.updateGeometry()
 
@@ -212,9 +253,17 @@ class TouchButton(QPushButton):
         if lang:
             self._note.setProperty("lang", lang)
         self._note.setText(text)
-        self._note.setVisible(bool(text))
+        self._note.setVisible(self._details and bool(text))
         self.setAccessibleName(". ".join(t for t in (self._text.text(), self._sub.text().strip(), text) if t))
         self.updateGeometry()
+
+    def show_details(self, shown: bool) -> None:
+        """Show or hide the lines under the text (a tile shows its name alone where space is short);
+        the accessible name keeps them."""
+        self._details = shown
+        self._sub.setVisible(shown and bool(self._sub.text()))
+        if self._note is not None:
+            self._note.setVisible(shown and bool(self._note.text()))
 
     def note_label(self) -> Label | None:
         return self._note
@@ -632,14 +681,30 @@ class ReflowGrid(QWidget):
 
 
 class LanguageGrid(ReflowGrid):
-    """Touch tiles of languages by their native names."""
+    """Touch tiles of languages by their native names, one page at a time.
+
+    A page is as many rows of tiles as fit in the height the grid is given; ``paged`` says which
+    page shows and how many there are, and ``show_page`` turns them (the picker's page buttons).
+    Older users touch a big button more surely than they drag a list. Where a page would hold
+    fewer than ``MIN_FULL_TILES`` tiles (large text on a 10" panel), the tiles show their native
+    names alone; their second and third lines stay in the accessible name.
+    """
 
     chosen = Signal(str)
+    paged = Signal(int, int)  # the page shown (from 0), the number of pages
+
+    MIN_FULL_TILES = 4
+    NAME_ONLY_MIN_EM = 6  # names alone are narrower than full tiles: two columns on a 10" panel
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(min_em=9, max_columns=5, parent=parent)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self._tiles: dict[str, TouchButton] = {}
         self._levels: dict[str, str] = {}
+        self._pages: list[list[list[TouchButton]]] = []  # pages of rows of tiles
+        self._page = 0
+        self._shown: tuple = ()
+        self._row_floor = 0
 
     def set_languages(self, codes: tuple[str, ...], caption_lang: str) -> None:
         self._tiles = {}
@@ -650,6 +715,7 @@ class LanguageGrid(ReflowGrid):
             tile.clicked.connect(lambda _=False, c=code: self.chosen.emit(c))
             self._tiles[code] = tile
         self._show_levels()
+        self._page = 0
         self.set_items(list(self._tiles.values()))
 
     def set_caption_language(self, caption_lang: str) -> None:
@@ -657,11 +723,13 @@ class LanguageGrid(ReflowGrid):
             tile.sub_label().setProperty("lang", caption_lang)
             tile.set_text(catalog.language(code).native, _language_caption(code, caption_lang))
         self._show_levels()
+        self.reflow()
 
     def set_speech_levels(self, levels: dict[str, str]) -> None:
         """Each tile's third line, in the tile's language: what a resident can do there (kiosk.turn.capability)."""
         self._levels = dict(levels)
         self._show_levels()
+        self.reflow()
 
     def _show_levels(self) -> None:
         for code, tile in self._tiles.items():
@@ -671,9 +739,96 @@ class LanguageGrid(ReflowGrid):
     def tiles(self) -> dict[str, TouchButton]:
         return dict(self._tiles)
 
+    def page(self) -> int:
+        return self._page
+
+    def page_count(self) -> int:
+        return len(self._pages)
+
+    def page_of(self, code: str) -> int:
+        tile = self._tiles[code]
+        return next(index for index, page in enumerate(self._pages) if any(tile in row for row in page))
+
+    def show_page(self, page: int) -> None:
+        self._page = max(0, min(page, len(self._pages) - 1))
+        self._place()
+
+    def showEvent(self, event) -> None:
+        # The start screen comes back for the next visitor: from the first page.
+        super().showEvent(event)
+        self.show_page(0)
+
+    def sizeHint(self) -> QSize:
+        # One row: the grid takes what the page leaves and shows as many rows as fit there.
+        return QSize(0, self._row_floor)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self._row_floor)
+
+    def reflow(self) -> None:
+        if not self._items or self.width() <= 0:
+            return
+        first = self._pages[self._page][0][0] if self._pages else None
+        self._pages = self._plan(details=True)
+        if len(self._pages[0]) and sum(map(len, self._pages[0])) < min(self.MIN_FULL_TILES, len(self._items)):
+            self._pages = self._plan(details=False)
+        self._page = next((index for index, page in enumerate(self._pages) if any(first in row for row in page)), 0)
+        # The page asks room for one row of names (not of full tiles: that would change with the plan).
+        row_floor = max(tile.text_label().sizeHint().height() for tile in self._items) + 16
+        if row_floor != self._row_floor:
+            self._row_floor = row_floor
+            self.updateGeometry()
+        self._shown = ()
+        self._place()
+
+    def _plan(self, details: bool) -> list[list[list[TouchButton]]]:
+        """Rows of as many columns as fit, and pages of as many rows as fit in the grid's height."""
+        for tile in self._items:
+            tile.show_details(details)
+        label = self._items[0].text_label()
+        em = label.fontInfo().pixelSize()
+        spacing = self._grid.spacing()
+        min_width = round((self._min_em if details else self.NAME_ONLY_MIN_EM) * em)
+        columns = max(1, min(self._max_columns, (self.width() + spacing) // max(1, min_width + spacing)))
+        width = (self.width() - spacing * (columns - 1)) // columns
+        rows = [self._items[start:start + columns] for start in range(0, len(self._items), columns)]
+        pages: list[list[list[TouchButton]]] = [[]]
+        used = 0
+        for row in rows:
+            height = max(tile.heightForWidth(width) for tile in row)
+            if pages[-1] and used + spacing + height > self.height():
+                pages.append([])
+                used = 0
+            used += (spacing if pages[-1] else 0) + height
+            pages[-1].append(row)
+        self._columns = columns
+        return pages
+
+    def _place(self) -> None:
+        if not self._pages:
+            return
+        rows = self._pages[self._page]
+        shown = (self._columns, tuple(tuple(row) for row in rows))
+        if shown != self._shown:
+            self._shown = shown
+            for item in self._items:
+                self._grid.removeWidget(item)
+                item.hide()
+            for index, row in enumerate(rows):
+                for column, tile in enumerate(row):
+                    self._grid.addWidget(tile, index, column)
+                    tile.show()
+            for column in range(self._max_columns):
+                self._grid.setColumnStretch(column, 1 if column < self._columns else 0)
+            # Rows keep their height; what is left over stays below the last one.
+            for row in range(len(self._items) + 1):
+                self._grid.setRowStretch(row, 1 if row == len(rows) else 0)
+        self.paged.emit(self._page, len(self._pages))
+
 
 class LanguagePicker(QWidget):
-    """An invitation that cycles through every offered language, a hint, and the language tiles."""
+    """An invitation that cycles through every offered language, a hint, and the language tiles,
+    a page at a time with big page buttons beside them when they do not all fit."""
 
     chosen = Signal(str)
 
@@ -698,23 +853,90 @@ class LanguagePicker(QWidget):
             layout.addWidget(band)
         else:
             layout.addWidget(self.prompt)
-        self.hint = Label("", "body", "muted")
+        self.hint = FittingLabel(max_lines=2, role="body", tone="muted")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid = LanguageGrid()
         self.grid.chosen.connect(self.chosen)
         layout.addWidget(self.hint)
-        layout.addWidget(scroll_area(self.grid), 1)
+        tiles = QHBoxLayout()
+        tiles.setSpacing(16)
+        tiles.addWidget(self.grid, 1)
+        self.pager = QWidget()
+        pager = QVBoxLayout(self.pager)
+        pager.setContentsMargins(0, 0, 0, 0)
+        pager.setSpacing(8)
+        self.page_previous = TouchButton("", "chevron-up", "link", role="title")
+        self.page_next = TouchButton("", "chevron-down", "link", role="title")
+        self.page_label = Label("", "caption", "muted", wrap=False)
+        self.page_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.page_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        pager.addWidget(self.page_previous)
+        pager.addStretch(1)
+        pager.addWidget(self.page_label)
+        pager.addStretch(1)
+        pager.addWidget(self.page_next)
+        self.pager.hide()
+        tiles.addWidget(self.pager)
+        layout.addLayout(tiles, 1)
+        self.page_previous.clicked.connect(lambda: self.grid.show_page(self.grid.page() - 1))
+        self.page_next.clicked.connect(lambda: self.grid.show_page(self.grid.page() + 1))
+        self.grid.paged.connect(self._paged)
+
+    def _paged(self, page: int, count: int) -> None:
+        self.pager.setVisible(count > 1)
+        self.page_previous.setEnabled(page > 0)
+        self.page_next.setEnabled(page < count - 1)
+        self.page_label.setText(f"{page + 1} / {count}")
 
     def set_languages(self, codes: tuple[str, ...], ui_lang: str) -> None:
         self._languages = codes
         self.grid.set_languages(codes, ui_lang)
 
-    def retranslate(self, ui_lang: str, hint: str) -> None:
-        """The invitation starts in ``ui_lang`` and then goes through the other offered languages."""
+    def retranslate(self, ui_lang: str, hint: str, short_hint: str = "") -> None:
+        """The invitation starts in ``ui_lang`` and then goes through the other offered languages.
+        ``short_hint`` replaces ``hint`` where that would take more than two lines."""
         others = [code for code in self._languages if code != ui_lang]
         self._rotation.set_texts([(code, tr(code, self._prompt_key)) for code in [ui_lang, *others]])
-        self.hint.setText(hint)
+        self.hint.set_texts(hint, short_hint or hint)
         self.grid.set_caption_language(ui_lang)
+        self.page_previous.setAccessibleName(tr(ui_lang, "start.page_previous"))
+        self.page_next.setAccessibleName(tr(ui_lang, "start.page_next"))
+
+
+class FittingLabel(Label):
+    """A label with a full and a short text: the full one where it takes at most ``max_lines``
+    lines at the label's width and font, else the short one (large text on a small panel)."""
+
+    def __init__(self, max_lines: int, role: str = "body", tone: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__("", role, tone, parent=parent)
+        self._max_lines = max_lines
+        self._texts = ("", "")
+
+    def set_texts(self, full: str, short: str) -> None:
+        self._texts = (full, short)
+        self._fit()
+
+    def _fit(self) -> None:
+        full, short = self._texts
+        width = self.contentsRect().width()
+        if width <= 0:
+            text = full
+        else:
+            metrics = self.fontMetrics()
+            lines = metrics.boundingRect(QRect(0, 0, width, 1 << 20), Qt.TextFlag.TextWordWrap, full).height()
+            text = full if lines <= self._max_lines * metrics.lineSpacing() else short
+        if text != self.text():
+            self.setText(text)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._fit()
 
 
 class Card(QFrame):

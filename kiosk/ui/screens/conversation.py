@@ -2,7 +2,8 @@
 
 Each panel shows the whole conversation from its reader's side (their language first), the
 status, a typed-input row and a large talk button. The bar below holds "change language",
-"swap sides" and "Done", labelled in the resident's language with the officer's underneath.
+"swap sides" and "Done", labelled in the resident's language with the officer's underneath;
+it stays on screen while the panels above it scroll.
 """
 
 from __future__ import annotations
@@ -10,15 +11,32 @@ from __future__ import annotations
 from itertools import pairwise
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLineEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.store import catalog
 from kiosk.turn.session import Side, TurnRecord
 from kiosk.ui.controller import Status
 from kiosk.ui.i18n import tr
+from kiosk.ui.keyboard import FIELD_LANGUAGE
 from kiosk.ui.screens import Screen
 from kiosk.ui.theme import refresh_fonts
-from kiosk.ui.widgets import LEVEL_KEYS, IconLabel, Label, LevelMeter, TalkButton, TouchButton, Transcript
+from kiosk.ui.widgets import (
+    LEVEL_KEYS,
+    IconLabel,
+    Label,
+    LevelMeter,
+    TalkButton,
+    TouchButton,
+    Transcript,
+    scroll_area,
+)
 
 STATUS_ICONS = {"loading": "clock", "ready": "mic", "listening": "mic", "recognising": "clock", "working": "clock",
                 "speaking": "speaker", "error": "alert"}
@@ -104,6 +122,7 @@ class SidePanel(QFrame):
     def set_language(self, lang: str) -> None:
         self.lang = lang
         self.setProperty("lang", lang)
+        self.input.setProperty(FIELD_LANGUAGE, lang)  # the on-screen keyboard opens in this side's language
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -191,7 +210,11 @@ class ConversationScreen(Screen):
         layout.setContentsMargins(20, 16, 20, 16)
         layout.setSpacing(14)
         self.panels: dict[Side, SidePanel] = {side: SidePanel(side) for side in ("resident", "officer")}
-        self._row = QHBoxLayout()
+        # The panels scroll on their own and the bar stays under them: "Done" is always on screen,
+        # also while the on-screen keyboard takes the bottom of the window or text is large.
+        panels = QWidget()
+        self._row = QHBoxLayout(panels)
+        self._row.setContentsMargins(0, 0, 0, 0)
         self._row.setSpacing(16)
         for panel in self.panels.values():
             panel.send.connect(self.send)
@@ -201,7 +224,7 @@ class ConversationScreen(Screen):
             panel.transcript.replay.connect(self.replay)
             panel.transcript.retract.connect(self.retract)
             self._row.addWidget(panel, 1)
-        layout.addLayout(self._row, 1)
+        layout.addWidget(scroll_area(panels), 1)
 
         bar = QHBoxLayout()
         bar.setSpacing(14)

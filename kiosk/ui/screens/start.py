@@ -44,7 +44,7 @@ class StartScreen(Screen):
 
     def retranslate(self, lang: str) -> None:
         self._lang = lang
-        self.picker.retranslate(lang, tr(lang, "start.hint"))
+        self.picker.retranslate(lang, tr(lang, "start.hint"), tr(lang, "start.privacy"))
         self.back_button.set_text(tr(lang, "common.back"))
         self.loading.setText(tr(lang, "start.loading"))
 
