@@ -1,8 +1,4 @@
-"""Piper neural voices (piper-tts, onnxruntime).
-
-The kiosk owns the onnxruntime session so that it decides how many CPU threads
-speech may take while recognition and translation share the machine.
-"""
+"""Piper neural voices (piper-tts, onnxruntime); the session is set up by ``tts.sessions``."""
 
 from __future__ import annotations
 
@@ -20,6 +16,7 @@ from piper.config import SynthesisConfig as PiperSynthesisConfig
 from piper.voice import PiperVoice
 
 from . import SpeechChunk, SynthesisConfig, VoiceLoadError, speak_by_sentence
+from .sessions import onnx_session
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -120,29 +117,6 @@ def _load_config(config_path: Path) -> PiperConfig:
 
 
 def _load_session(model_path: Path, options: PiperOptions) -> onnxruntime.InferenceSession:
-    session_options = onnxruntime.SessionOptions()
-    session_options.intra_op_num_threads = options.threads
-    # Piper graphs run sequentially, so a second inter-op pool would only sit idle.
-    session_options.inter_op_num_threads = 1
-    # Idle pool threads would otherwise spin between sentences, taking CPU from recognition.
-    session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-
-    providers = ["CPUExecutionProvider"]
-    if options.use_cuda:
-        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        else:
-            _LOGGER.warning("CUDA requested for %s but onnxruntime has no CUDA provider; using the CPU", model_path.name)
-
-    try:
-        session = onnxruntime.InferenceSession(str(model_path), sess_options=session_options, providers=providers)
-    except Exception as error:  # onnxruntime raises a dozen unrelated exception types
-        reason = str(error).split(" : ")[-1].strip()
-        raise VoiceLoadError(str(model_path), f"not a loadable ONNX model ({reason})") from error
-
-    input_names = {model_input.name for model_input in session.get_inputs()}
-    if not _PIPER_INPUTS <= input_names:
-        raise VoiceLoadError(
-            str(model_path), f"not a Piper voice (inputs {sorted(input_names)}, expected {sorted(_PIPER_INPUTS)})"
-        )
-    return session
+    return onnx_session(
+        model_path, threads=options.threads, required_inputs=_PIPER_INPUTS, kind="a Piper voice", use_cuda=options.use_cuda
+    )

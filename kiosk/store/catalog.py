@@ -82,6 +82,8 @@ class ModelEntry:
     # ASR only: languages this model recognises instead of the default one when it is installed
     # (the staff's [speech] models still come first); kiosk.turn.engines.Engines.recognizer_for.
     preferred_for: tuple[str, ...] = ()
+    # Kokoro (engine "kokoro") only: the voice of its voices file the kiosk speaks with (jf_alpha).
+    voice: str | None = None
 
     @property
     def downloads(self) -> tuple[str, ...]:

@@ -35,6 +35,9 @@ MANIFEST = "manifest.json"
 SYSTEM_STORES = (Path("/usr/share/kiosk/models"),)
 _CHUNK = 1 << 20
 
+# The engines of the voices the store holds, in the order a language's voice is chosen among them.
+NEURAL_VOICE_ENGINES = ("piper", "kokoro")
+
 State = Literal["verified", "installed", "corrupt", "missing"]
 # A model row's state: a check's, or "available" for a catalogue model this machine does not have.
 RowState = Literal["verified", "installed", "corrupt", "missing", "available"]
@@ -340,9 +343,11 @@ class ModelStore:
         return model
 
     def installed_voice(self, language: str, preferred: str | None = None) -> str | None:
-        """The installed Piper voice for a language: the preferred one when installed, else the first found."""
-        voices = [m.id for m in self.installed().values()
-                  if m.kind == "tts" and m.engine == "piper" and language in m.languages]
+        """The installed neural voice for a language: the preferred one when installed, else the first
+        found, a Piper voice before a Kokoro one (``NEURAL_VOICE_ENGINES``)."""
+        found = [m for m in self.installed().values()
+                 if m.kind == "tts" and m.engine in NEURAL_VOICE_ENGINES and language in m.languages]
+        voices = [m.id for m in sorted(found, key=lambda m: NEURAL_VOICE_ENGINES.index(m.engine))]
         if preferred in voices:
             return preferred
         return voices[0] if voices else None
