@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     PROVISIONING_FAILED = "provisioning-failed"  # a model could not be fetched or installed
     AUDIO_DEVICE = "audio-device"  # no usable microphone or speaker
     CANCELLED = "cancelled"  # the turn was abandoned (a new turn, Done, the idle timeout)
+    SERVER_UNAVAILABLE = "server-unavailable"  # a shared server failed and no local engine covers the language
     INTERNAL = "internal"  # a bug: the details are in the log, by kind only
 
     @property
@@ -88,3 +89,9 @@ class ProvisioningFailed(KioskError):
     """A model could not be fetched or installed: network, disk space or a missing converter."""
 
     code = ErrorCode.PROVISIONING_FAILED
+
+
+class ServerUnavailable(KioskError):
+    """A configured on-prem server is unreachable, too slow or failing, and no local engine covers the request."""
+
+    code = ErrorCode.SERVER_UNAVAILABLE

@@ -36,6 +36,30 @@ DEFAULT_PROMPT_TEMPLATE = (
 )
 
 
+def check_prompt_template(template: str) -> None:
+    """Raise ValueError unless ``template`` is a user-turn template (see DEFAULT_PROMPT_TEMPLATE)."""
+    try:
+        template.format(source_language="", target_language="", source_code="", target_code="", text="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"prompt_template is not a valid template ({exc!r})") from exc
+    if "{text}" not in template:
+        raise ValueError("prompt_template must contain {text}")
+
+
+def user_turn(template: str, names: Mapping[str, str], text: str, source_lang: str, target_lang: str) -> str:
+    """The user turn asking for a translation; ``names`` maps codes to English language names.
+    Shared by every engine that prompts a chat model (here, and ``mt.openai_compat``)."""
+    return template.format(source_language=names[source_lang], target_language=names[target_lang],
+                           source_code=source_lang, target_code=target_lang, text=text.strip())
+
+
+def cut_at_stops(generated: str, stops: Sequence[str]) -> str:
+    """The answer in generated text: up to the first end token or stop string that leaked as text, trimmed."""
+    for stop in stops:
+        generated = generated.split(stop, 1)[0]
+    return generated.strip()
+
+
 @dataclass(frozen=True)
 class GGUFOptions:
     """How the model runs and is prompted.
@@ -59,13 +83,7 @@ class GGUFOptions:
     logit_bias: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
-        try:
-            self.prompt_template.format(source_language="", target_language="", source_code="", target_code="",
-                                        text="")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"prompt_template is not a valid template ({exc!r})") from exc
-        if "{text}" not in self.prompt_template:
-            raise ValueError("prompt_template must contain {text}")
+        check_prompt_template(self.prompt_template)
         if self.max_new_tokens < 1 or self.extra_tokens < 1 or self.tokens_per_input_token <= 0:
             raise ValueError("max_new_tokens, extra_tokens and tokens_per_input_token must be positive")
 
@@ -157,10 +175,7 @@ class GGUFTranslator:
         return source_lang != target_lang and source_lang in self.languages and target_lang in self.languages
 
     def user_turn(self, text: str, source_lang: str, target_lang: str) -> str:
-        return self.options.prompt_template.format(
-            source_language=self._names[source_lang], target_language=self._names[target_lang],
-            source_code=source_lang, target_code=target_lang, text=text.strip(),
-        )
+        return user_turn(self.options.prompt_template, self._names, text, source_lang, target_lang)
 
     def prompt(self, text: str, source_lang: str, target_lang: str) -> str:
         """The whole prompt: the user turn in the chat template, ready for the model's answer."""
@@ -289,9 +304,7 @@ class GGUFTranslator:
 
     def answer_text(self, generated: str) -> str:
         """The translation in the generated text: up to any end token that leaked as text, trimmed."""
-        for stop in self._stop:
-            generated = generated.split(stop, 1)[0]
-        return generated.strip()
+        return cut_at_stops(generated, self._stop)
 
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str, *,
                   cancel: threading.Event | None = None) -> list[str]:

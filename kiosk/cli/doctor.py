@@ -8,11 +8,14 @@ import subprocess
 
 from kiosk.audio.devices import AudioDeviceError, devices
 from kiosk.cli.output import print_json
+from kiosk.servers import ServerRoutes
+from kiosk.staff.config import load as load_config
 from kiosk.store import catalog
 from kiosk.store.environment import from_environment
 from kiosk.store.models import ModelStore
 from kiosk.turn.capability import levels
 from kiosk.turn.coverage import coverage, declared_router, translation_models
+from kiosk.turn.remote import probe
 
 
 def _espeak_voices() -> set[str] | None:
@@ -44,13 +47,13 @@ def report(store: ModelStore) -> dict:
     languages = {}
     speech = levels(store)
     for lang in catalog.languages().values():
-        piper_voice = store.installed_voice(lang.code, lang.piper_voice)
+        neural_voice = store.installed_voice(lang.code, lang.piper_voice)  # Piper or Kokoro
         espeak_ok = espeak is not None and lang.espeak_voice is not None and lang.espeak_voice in espeak
         fonts = _fonts_for(lang.fontconfig)
         languages[lang.code] = {
             "code": lang.code,
             "name": lang.english,
-            "voice": piper_voice or (f"espeak-ng:{lang.espeak_voice}" if espeak_ok else None),
+            "voice": neural_voice or (f"espeak-ng:{lang.espeak_voice}" if espeak_ok else None),
             "font_ok": lang.font in fonts,
             "fonts": fonts[:3],
             **speech[lang.code].as_dict(),
@@ -64,8 +67,10 @@ def report(store: ModelStore) -> dict:
         audio = {"ok": False, "error": str(error), "inputs": [], "outputs": []}
 
     translation = translation_report(store)
+    routes = load_config().config.servers
+    server_rows = servers_report(routes)
     return {
-        "ok": models_ok and espeak is not None,
+        "ok": models_ok and espeak is not None and all(row["ok"] for row in server_rows),
         # Problems that leave the kiosk running but short of what it offers; `--strict` fails on them.
         "warnings": translation["warnings"],
         "models": model_rows,
@@ -75,8 +80,16 @@ def report(store: ModelStore) -> dict:
         "audio": audio,
         "cpu_threads": len(os.sched_getaffinity(0)),
         "data_dir": str(store.data_dir),
-        "network": "not used: every model runs from local files; nothing is sent anywhere",
+        "servers": server_rows,
+        "network": ("only the configured on-prem servers: " + ", ".join(f"{h}:{p}" for h, p in sorted(routes.addresses()))
+                    if routes.routes() else "not used: every model runs from local files; nothing is sent anywhere"),
     }
+
+
+def servers_report(routes: ServerRoutes, timeout_s: float = 5.0) -> list[dict]:
+    """Each configured server: does it answer (Wyoming describe -> info, OpenAI GET /models), what
+    model it serves, and which routed languages it does not cover (``kiosk.turn.remote.probe``)."""
+    return [probe(route, timeout_s) for route in routes.routes()]
 
 
 def translation_report(store: ModelStore) -> dict:
@@ -117,6 +130,10 @@ def render(result: dict) -> str:
         lines.append(f"      {lang['speech_level']:<21} {lang['asr_model'] or 'no ASR model'}  {_error(lang)}")
     audio = result["audio"]
     lines += ["", "Audio: " + (f"{len(audio['inputs'])} input(s), {len(audio['outputs'])} output(s)" if audio["ok"] else audio["error"])]
+    for row in result["servers"]:
+        state = "ok" if row["ok"] else row["error"] or f"does not serve {' '.join(row['missing_languages'])}"
+        lines.append(f"Server {row['role']}: {row['url']} ({', '.join(row['models']) or 'no model'}) "
+                     f"for {' '.join(row['languages'])}: {state}")
     lines += [f"CPU threads: {result['cpu_threads']}", f"Data dir: {result['data_dir']}", f"Network: {result['network']}"]
     return "\n".join(lines)
 

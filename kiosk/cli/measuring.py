@@ -8,6 +8,10 @@ from kiosk.errors import BadInput
 
 
 def bench(args) -> int:
+    if args.servers:
+        from kiosk.measure import fleet
+
+        return fleet.run(args)
     from kiosk.measure import bench as bench_module
 
     return bench_module.run(args)

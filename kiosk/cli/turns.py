@@ -28,11 +28,14 @@ def _speech_config(rate: float) -> SynthesisConfig:
         raise BadInput(str(error)) from None
 
 def default_engines():
-    """The engines on the model store the environment describes (read here, at the command's start)."""
+    """The engines on the model store the environment describes, with the staff config's languages,
+    recognition models and servers, as the window builds them (both read here, at the command's start)."""
+    from kiosk.staff.config import load as load_config
     from kiosk.store.environment import from_environment
     from kiosk.turn.engines import Engines
+    from kiosk.turn.settings import Settings
 
-    return Engines(store=from_environment())
+    return Engines(Settings.from_staff(load_config().config), store=from_environment())
 
 def write_wav(path: Path, chunks: Sequence[SpeechChunk], pause_s: float = 0.25) -> None:
     """Write speech chunks (one per sentence) to a 16-bit WAV with a short pause between them."""

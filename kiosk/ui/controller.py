@@ -23,6 +23,7 @@ from kiosk.turn.session import Origin, Session, Side, Statistics, other_side
 from kiosk.ui.messages import (
     BackTranslated,
     CheckModels,
+    CheckServers,
     DevicesListed,
     DeviceUnavailable,
     EnginesLoading,
@@ -35,6 +36,7 @@ from kiosk.ui.messages import (
     ListenMode,
     ModelsChecked,
     NothingHeard,
+    ServersChecked,
     SpeakRequest,
     TurnEvent,
     TurnRequest,
@@ -74,6 +76,7 @@ class Controller(QObject):
     engines_progress = Signal(int, int)
     devices_listed = Signal(object)
     models_checked = Signal(object)
+    servers_checked = Signal(object)  # ServersChecked
 
     def __init__(self, worker: Worker, config: KioskConfig, stats: Statistics | None = None) -> None:
         super().__init__()
@@ -227,6 +230,9 @@ class Controller(QObject):
     def check_models(self, full: bool) -> None:
         self.worker.submit(CheckModels(full))
 
+    def check_servers(self) -> None:
+        self.worker.submit(CheckServers())
+
     # --- internals -------------------------------------------------------------------------
 
     def _new_job(self, kind, side: Side, origin: Origin, targets: tuple[str, ...] | None) -> tuple[int, _Job]:
@@ -292,6 +298,9 @@ class Controller(QObject):
             return
         if isinstance(message, ModelsChecked):
             self.models_checked.emit(message)
+            return
+        if isinstance(message, ServersChecked):
+            self.servers_checked.emit(message)
             return
         job = self._jobs.get(getattr(message, "job", None))
         if job is None:

@@ -1,17 +1,21 @@
 """The "About this AI" card: who runs the kiosk, what it does and how, the models with their
-licences and sources, the data, measured performance, limits and how personal data is handled."""
+licences and sources (and the models of the province's shared servers, where some languages
+use them), the data, measured performance, limits and how personal data is handled."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.store import catalog, evaluations
 from kiosk.store.models import ModelStore
 from kiosk.ui.i18n import tr
+from kiosk.ui.messages import ServersChecked
 from kiosk.ui.screens import PageHeader, Screen, page_layout
-from kiosk.ui.screens.staff import capability_figure
+from kiosk.ui.screens.staff import capability_figure, server_line
 from kiosk.ui.theme import refresh_fonts
 from kiosk.ui.widgets import LEVEL_KEYS, Card, Label, ReflowGrid, discard, scroll_area
 
@@ -37,6 +41,8 @@ def benchmark_lines(path: Path = BENCHMARK_FILE) -> list[str]:
 
 
 class AboutScreen(Screen):
+    check_servers = Signal()  # the servers' models are asked for (describe / GET /models) when not yet known
+
     def __init__(self, phrase_count: int, store: ModelStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._phrase_count = phrase_count
@@ -63,12 +69,25 @@ class AboutScreen(Screen):
         self._column.addStretch(1)
         self._dynamic: list[QWidget] = []
         self._capability: dict = {}  # kiosk.turn.capability.levels, set by the window
+        self._servers: tuple[dict, ...] | None = None  # ServersChecked.servers, None until one came
+        self._lang: str | None = None
         layout.addWidget(scroll_area(content), 1)
 
     def set_capability(self, rows: dict) -> None:
         self._capability = dict(rows)
 
+    def set_servers(self, checked: ServersChecked) -> None:
+        self._servers = checked.servers
+        if self._lang is not None:
+            self.retranslate(self._lang)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._servers is None or any(server["model"] is None for server in self._servers):
+            self.check_servers.emit()
+
     def retranslate(self, lang: str) -> None:
+        self._lang = lang
         self.header.title.setText(tr(lang, "about.title"))
         self.header.back_button.set_text(tr(lang, "common.back"))
         self.intro.setText(tr(lang, "about.intro"))
@@ -86,6 +105,11 @@ class AboutScreen(Screen):
             if row[3]:
                 self._add(models_layout, Label(tr(lang, "about.measured", date=row[3].date, chrf=f"{row[3].chrf:.1f}",
                                                   pairs=row[3].pairs), "caption", "muted"))
+        if self._servers:
+            self._add(models_layout, Label(tr(lang, "servers.about"), "body", bold=True))
+            for server in self._servers:
+                self._add(models_layout, Label(f"{server_line(lang, server)} ({urlsplit(server['url']).hostname})",
+                                               "caption", "muted"))
         performance_layout = self.sections["performance"][1]
         figures = benchmark_lines()
         self._add(performance_layout, Label(tr(lang, "about.performance_file" if figures else "about.performance_none"),
