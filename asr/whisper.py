@@ -16,9 +16,11 @@ languages and encode twice, about 1.05 s more on 2 threads), and the ``min_windo
 Speed: Whisper pads every input to a 30 s window, and on a CPU the encoder is most of the cost
 of a short utterance (whisper-base int8, 2 threads: 1.19 s for 30 s, 0.23 s for 10 s);
 ``min_window_s`` encodes short speech in a window of the speech plus ``window_pad_s`` instead.
-It is off by default: on the test clips its mean error rates matched the 30 s window, but short
-hard clips became fragile (resampled or quieter copies of two 2.3 s Mandarin clips: worst CER
-1.0, an empty transcript, against 0.14 with the 30 s window). See README, "Speed".
+It is off by default here: short hard clips are fragile with it (resampled or quieter copies of
+two 2.3 s Mandarin clips: worst CER 1.0, an empty transcript, against 0.14 with the 30 s window).
+``short_window_from_s`` keeps it to utterances at least that long, where it held on a perturbed
+set (``kiosk.measure.asr_levers``; the kiosk uses 3.5 s), and a short decode that keeps nothing
+is decoded again on the 30 s window. See README, "Speed".
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class WhisperOptions:
     # Without room after the speech Whisper loops, hence the pad.
     min_window_s: float | None = None
     window_pad_s: float = 2.0
+    # The short window only for utterances at least this long (their audio as given, silences
+    # included; None: any length): short clips are where it failed (module doc).
+    short_window_from_s: float | None = None
     # Detect the language on the encoding that is then decoded (asr.fw_internals). False: stock
     # faster-whisper only, one more encode (about 1 s) when the language is detected, no short window.
     encode_once: bool = True
@@ -214,30 +219,47 @@ class WhisperRecognizer:
         empty = Transcript("", language or "", 0.0, (), duration, task)
         if is_silent(audio):
             return empty
-        o, kwargs = self.options, self.transcribe_options(task, duration)
-        if not o.encode_once or (language is not None and o.min_window_s is None):
+        o = self.options
+        short_window = o.min_window_s is not None and (o.short_window_from_s is None or duration >= o.short_window_from_s)
+        budget = _Budget(started, self.deadline_s(duration), self.token_cap(duration))
+        decoded = self._decode(audio, language, allowed, task, o.min_window_s if short_window else None, budget)
+        if short_window and decoded is not None and not decoded[2]:
+            # The short window heard nothing where the VAD found speech: Whisper's own window decides
+            # (the short window's known failure is an empty or dropped transcript; README "Speed").
+            log.info("the short window kept nothing; decoding again on the 30 s window")
+            budget.capped = False
+            decoded = self._decode(audio, language, allowed, task, None, budget)
+        if decoded is None:
+            return empty
+        language, probability, kept = decoded
+        text = "".join(s.text for s in kept).strip()
+        if not text and budget.capped:
+            raise RecognitionTimeout(f"the decoder reached its cap of {budget.cap} tokens and kept nothing")
+        return Transcript(text, language, probability, kept, duration, task)
+
+    def _decode(self, audio: np.ndarray, language: str | None, allowed: frozenset[str] | None, task: Task,
+                min_window_s: float | None, budget: _Budget) -> tuple[str, float, tuple[Segment, ...]] | None:
+        """One decode: (language, probability, the segments the guards kept), or None when the VAD
+        finds no speech."""
+        o, kwargs = self.options, self.transcribe_options(task, audio.size / SAMPLE_RATE)
+        if not o.encode_once or (language is not None and min_window_s is None):
             # Stock faster-whisper; a detected language costs one more encode here.
             probability = 1.0
             if language is None:
                 language, probability = self.detect_language(audio, allowed)
             segments, info = self._model.transcribe(audio, language=language, **kwargs)
             if info.duration_after_vad == 0:
-                return empty
+                return None
         else:
             # Detection among the candidates on the encoding that is decoded, or the short window.
             encoded = fw_internals.encode_once(
                 self._model, audio, language=language, pick_language=lambda ranked: _best_among(ranked, allowed),
-                min_window_s=o.min_window_s, window_pad_s=o.window_pad_s, transcribe_kwargs=kwargs)
+                min_window_s=min_window_s, window_pad_s=o.window_pad_s, transcribe_kwargs=kwargs)
             if encoded is None:
-                return empty
+                return None
             language, probability, segments = encoded.language, encoded.probability, encoded.segments
         output_language = "en" if task == "translate" else language
-        budget = _Budget(started, self.deadline_s(duration), kwargs.get("max_new_tokens"))
-        kept = tuple(self._guarded(budget.watch(segments), output_language))
-        text = "".join(s.text for s in kept).strip()
-        if not text and budget.capped:
-            raise RecognitionTimeout(f"the decoder reached its cap of {budget.cap} tokens and kept nothing")
-        return Transcript(text, language, probability, kept, duration, task)
+        return language, probability, tuple(self._guarded(budget.watch(segments), output_language))
 
     def _guarded(self, segments, language: str):
         known = self.options.hallucinations.get(language, frozenset())

@@ -136,6 +136,9 @@ class Seq2SeqOptions(RuntimeOptions):
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     disable_unk: bool = True
+    # Restrict each step's output to the candidates of the model's vmap.txt (CTranslate2's dynamic
+    # vocabulary reduction); without that file it changes nothing.
+    use_vmap: bool = False
     source_sentencepiece: str | Path | None = None
     target_sentencepiece: str | Path | None = None
 
@@ -430,6 +433,7 @@ class Seq2SeqTranslator:
             repetition_penalty=options.repetition_penalty,
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             disable_unk=options.disable_unk,
+            use_vmap=options.use_vmap,
         )
         outputs = iter(self.output_text(result.hypotheses[0], target_lang) for result in results)
         return [

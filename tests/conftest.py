@@ -148,7 +148,23 @@ def isolated_store(tmp_path, monkeypatch, hermetic_model_store):
     data_dir = tmp_path / "kiosk-data"
     store = data_dir / "models"
     store.mkdir(parents=True)
-    for model_id in ("whisper-base", "en_US-joe-medium"):
-        (store / model_id).symlink_to(real / model_id, target_is_directory=True)
+    from kiosk.store.catalog import Catalog
+
+    for entry in Catalog().models.values():
+        if entry.embedded and not entry.test_only:  # what ensure_defaults installed there
+            (store / entry.id).symlink_to(real / entry.id, target_is_directory=True)
     monkeypatch.setenv("KIOSK_DATA_DIR", str(data_dir))
     return store
+
+
+WYOMING_VOICE = "en_US-joe-medium"
+
+
+@pytest.fixture(scope="module")
+def tts_server(hermetic_model_store):
+    """A real wyoming-piper server with the Joe voice on a free loopback port, for one test module."""
+    from kiosk.measure import local_servers
+
+    server = local_servers.wyoming_tts(hermetic_model_store / WYOMING_VOICE, WYOMING_VOICE).start()
+    yield server
+    server.stop()

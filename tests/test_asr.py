@@ -242,12 +242,31 @@ def test_encoder_window_holds_the_speech_with_room_after_it(recognizer, monkeypa
     assert used and used[0] < 3000, used  # the forced language went through the short window
 
 
+def test_the_kiosk_uses_the_short_window_only_from_3_5_s(recognizer):
+    assert recognizer.options.min_window_s == 10.0 and recognizer.options.short_window_from_s == 3.5
+
+
+def test_a_short_window_that_keeps_nothing_falls_back_to_whisper_s_window(recognizer, monkeypatch):
+    """The short window's known failure is an empty transcript on speech; then the 30 s window decides."""
+    from asr import fw_internals
+
+    clip = find_clip("English clip longer than 3.5 s", lambda c: c.lang == "en" and c.duration_s > 3.5)
+    audio = load_audio(clip.path)
+    real = fw_internals.encode_once
+    monkeypatch.setattr(fw_internals, "encode_once",
+                        lambda *args, **kwargs: dataclasses.replace(real(*args, **kwargs), segments=iter(())))
+    heard = recognizer.transcribe(audio, language="en")
+    assert heard.text and error_rate(clip.transcript, heard.text, "en") < 0.3
+
+
 def test_detection_on_one_encoding_matches_stock_faster_whisper(recognizer, monkeypatch):
     """asr.fw_internals (language detected among the candidates on the encoding that is then
     decoded) gives what stock WhisperModel.detect_language + transcribe give (encode_once=False).
     A faster-whisper upgrade that changes the internals it uses shows up here first."""
     clip = find_clip("Korean clip longer than 3 s", lambda c: c.lang == "ko" and c.duration_s > 3)
     audio = load_audio(clip.path)
+    # Both on Whisper's 30 s window: the kiosk's short window for long utterances is another encoding.
+    monkeypatch.setattr(recognizer, "options", dataclasses.replace(recognizer.options, min_window_s=None))
     once = recognizer.transcribe(audio, candidates=LANGUAGE_CODES)
     monkeypatch.setattr(recognizer, "options", dataclasses.replace(recognizer.options, encode_once=False))
     stock = recognizer.transcribe(audio, candidates=LANGUAGE_CODES)

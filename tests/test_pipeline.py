@@ -11,6 +11,7 @@ from kiosk.store import catalog, models
 from kiosk.store.catalog import ModelEntry
 from kiosk.turn.engines import Engines
 from kiosk.turn.pipeline import Audio, Done, Failed, Pipeline, Speaking, SpeechEnded, Transcribed, Translated, Turn
+from kiosk.turn.settings import Settings
 
 KOREAN_CLIP = REPO / "assets" / "samples" / "ko_picovoice_test.wav"
 
@@ -131,3 +132,41 @@ def test_head_start_on_other_audio_is_dropped(pipeline):
     assert kinds(events) == SPEECH_TURN
     assert events[0].duration_s == pytest.approx(audio.size / 16_000)
     assert not head_start.covers(Turn(target_lang="en", source_lang="ko", audio=audio[: audio.size // 2]))
+
+
+def test_answer_of_several_sentences_is_spoken_sentence_by_sentence(isolated_store):
+    """Each sentence is translated, then spoken at once: the first audio comes before the second
+    sentence is translated, and each Translated carries the translation so far."""
+    install_tiny_m2m(isolated_store)
+    pipeline = Pipeline(Engines())
+    events = list(pipeline.run(Turn(target_lang="ko", source_lang="vi", text="Xin chào. Tôi cần giúp đỡ.")))
+    assert kinds(events) == ["translating", "translated", "synthesising", "speaking", "translated", "done"]
+    first, second = [e.translation.text for e in events if isinstance(e, Translated)]
+    assert first and second.startswith(first) and len(second) > len(first)
+    assert events[-1].result.translation == second
+    spoken = [e.chunk.text for e in events if isinstance(e, Audio)]
+    assert len(spoken) >= 2
+
+
+def test_without_streaming_the_whole_answer_is_translated_first(isolated_store):
+    install_tiny_m2m(isolated_store)
+    pipeline = Pipeline(Engines(Settings(stream_sentences=False)))
+    events = list(pipeline.run(Turn(target_lang="ko", source_lang="vi", text="Xin chào. Tôi cần giúp đỡ.")))
+    assert kinds(events) == ["translating", "translated", "synthesising", "speaking", "done"]
+
+
+def test_a_curated_answer_of_two_sentences_stays_whole(pipeline):
+    text = "My number has already been called. What should I do?"  # one phrase of the phrasebook
+    events = list(pipeline.run(Turn(target_lang="ko", source_lang="en", text=text)))
+    translated = [e.translation for e in events if isinstance(e, Translated)]
+    assert len(translated) == 1 and translated[0].curated
+
+
+def test_start_up_loads_the_pairs_engines_and_warms_them(isolated_store):
+    engines = Engines()
+    assert engines.loaded() == ()
+    warm = engines.warm_up(("en", "ko"))
+    assert 0 < warm.first_turn_s <= warm.warm_s
+    loaded = engines.loaded()
+    assert loaded[0] == "whisper-base" and "en_US-joe-medium" in loaded and any(v.startswith("espeak") for v in loaded)
+    assert not any(name.startswith("vi") for name in loaded)  # other languages' voices load on first use

@@ -71,6 +71,8 @@ def test_a_capped_decode_that_keeps_nothing_is_a_timeout_not_an_empty_success(re
         return iter([segment]), SimpleNamespace(duration_after_vad=2.0)
 
     monkeypatch.setattr(recognizer.model, "transcribe", looping)
+    # Stock transcribe is what loops here: Whisper's 30 s window, as for an utterance under 3.5 s.
+    monkeypatch.setattr(recognizer, "options", dataclasses.replace(recognizer.options, min_window_s=None))
     speech = load_audio(find_clip("an English clip", lambda c: c.lang == "en").path)
     with pytest.raises(RecognitionTimeout, match="cap"):
         recognizer.transcribe(speech, language="en")

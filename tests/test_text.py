@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from text.normalise import CHARACTER_SCORED, for_scoring, match_key, normalise, scoring_units
-from text.sentences import split_sentences
+from text.sentences import first_clause, split_sentences
 
 # --- sentences ------------------------------------------------------------------------
 
@@ -99,3 +99,16 @@ def test_text_imports_nothing_from_the_project():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(("sentence", "cut"), [
+    ("Please fill in this form, and then sign at the bottom.",
+     ("Please fill in this form,", "and then sign at the bottom.")),
+    ("请先填写这张表格，然后在第二页签名。", ("请先填写这张表格，", "然后在第二页签名。")),
+    ("Yes, please sign here.", None),          # the first clause is too short to say on its own
+    ("Please fill in this form, thanks.", None),  # and here the rest
+    ("It weighs 3,5 kilograms in total.", None),  # a decimal comma is no clause mark
+    ("No clause marks in this sentence.", None),
+])
+def test_first_clause(sentence, cut):
+    assert first_clause(sentence, 8) == cut

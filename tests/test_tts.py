@@ -279,3 +279,12 @@ def test_selector_explains_why_a_configured_voice_is_unavailable():
 
     assert isinstance(outcome, SpeechUnavailable)
     assert "espeak-ng:km" in outcome.reason and "does not exist" in outcome.reason
+
+
+def test_piper_speaks_the_first_clause_of_a_long_first_sentence_on_its_own(english_voice):
+    text = "Please fill in this form, and then sign at the bottom. Thank you."
+    assert [c.text for c in english_voice.synthesize(text)] == [
+        "Please fill in this form,", "and then sign at the bottom.", "Thank you."]
+    whole = SynthesisConfig(first_clause_chars=None)
+    assert [c.text for c in english_voice.synthesize(text, whole)] == [
+        "Please fill in this form, and then sign at the bottom.", "Thank you."]

@@ -390,3 +390,14 @@ def test_start_up_model_check_before_the_staff_settings_exist(qtbot, tmp_path, e
         staff.show_models(ModelsChecked((row,), full=False))
         staff.open_settings()
         assert any("Whisper base" in label.text() for label in staff._model_rows)
+
+
+def test_the_staff_panel_says_which_engines_are_loaded(qtbot, tmp_path, engines):
+    from kiosk.ui.messages import ModelsChecked
+
+    with open_kiosk(tmp_path, engines) as kiosk:
+        staff = kiosk.window.staff
+        staff.open_settings()
+        staff.show_models(ModelsChecked((), full=False, loaded=("whisper-base", "en_US-joe-medium")))
+        assert any(label.text() == tr("ko", "staff.loaded", engines="whisper-base, en_US-joe-medium")
+                   for label in staff._model_rows)

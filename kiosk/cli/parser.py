@@ -127,16 +127,27 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=turns.demo)
 
     p = sub.add_parser("bench", help="measure end of speech to first audio, per stage, against direct library calls")
-    p.add_argument("--rounds", type=int, default=5, metavar="N", help="rounds over the clip set (default 5)")
+    p.add_argument("--rounds", type=int, default=3, metavar="N", help="rounds over the clip set (default 3)")
     p.add_argument("--threads", type=int, metavar="T", help="CPU threads for ASR and MT (default: all cores)")
     p.add_argument("--quick", action="store_true", help="fewer clips (for CI)")
     p.add_argument("--detect-language", action="store_true", help="detect the source language instead of forcing it")
     p.add_argument("--levers", action="store_true",
-                   help="also measure each speed lever: ASR window, beam and language detection, MT beam, head start")
+                   help="also measure each speed lever (ASR window on a perturbed set, ASR beam and detection, MT model "
+                        "size, beam, pivot and vocabulary map, head start, sentence streaming, first clause) and "
+                        "where the memory goes")
     p.add_argument("--no-head-start", action="store_true", help="do not begin turns on a pause (see README, Speed)")
     p.add_argument("--profile", action="store_true", help="cProfile the pipeline turns and report the top entries")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown report to FILE")
     p.add_argument("--json", action="store_true", help="print the JSON report")
+    fleet = p.add_argument_group("shared servers (--servers)")
+    fleet.add_argument("--servers", action="store_true",
+                       help="N simulated kiosks against one set of shared servers started on 127.0.0.1 "
+                            "(Wyoming ASR and TTS, llama.cpp MT): end of speech to first audio, server CPU per turn")
+    fleet.add_argument("--kiosks", default="1,4,16", metavar="N,N,...", help="kiosk counts to run (default 1,4,16)")
+    fleet.add_argument("--turns", type=int, default=2, metavar="K", help="turns per kiosk at each count (default 2)")
+    fleet.add_argument("--max-wall", type=float, default=60.0, metavar="S",
+                       help="no turn starts later than S seconds into each count (default 60)")
+    fleet.add_argument("--all-clips", action="store_true", help="the whole clip set, not the quick one")
     p.set_defaults(handler=measuring.bench)
 
     p = sub.add_parser("eval", help="measure translation quality (chrF++, BLEU), recognition accuracy (WER/CER) "

@@ -9,13 +9,15 @@ environment describes and builds a translator for each installed translation mod
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from functools import cached_property
 
-from asr import Task
+from asr import Recognizer, Task
 from asr.whisper import RecognizerError, WhisperOptions, WhisperRecognizer, load_hallucinations
 from kiosk.errors import ModelMissing
 from kiosk.store import catalog, evaluations
@@ -23,6 +25,7 @@ from kiosk.store.catalog import Catalog
 from kiosk.store.models import ModelStore
 from kiosk.turn import capability
 from kiosk.turn.heap import release_free_memory
+from kiosk.turn.remote import ServerRouter, Servers
 from kiosk.turn.settings import Settings
 from mt import Translator
 from mt.gguf import GGUFOptions, GGUFTranslator
@@ -31,10 +34,20 @@ from mt.phrasebook import Phrasebook
 from mt.router import Router
 from mt.seq2seq import Seq2SeqOptions, Seq2SeqTranslator
 from tts import SpeechUnavailable, Synthesizer
+from tts.kokoro import KokoroOptions, KokoroVoice
 from tts.piper import PiperOptions
 from tts.voices import select_synthesizer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """Seconds from the start of ``Engines.warm_up`` until a first turn was possible (every engine
+    it needs loaded), and until everything was warm (each exercised once)."""
+
+    first_turn_s: float
+    warm_s: float
 
 
 # The translators for the router: a list, or what builds one when the router is first needed.
@@ -68,7 +81,22 @@ class Engines:
         """The default recognition model (language detection, and every language without a model of its own)."""
         return self.load_recognizer(self.catalog.default_model("asr").id)
 
-    def recognizer_for(self, language: str | None, task: Task = "transcribe") -> tuple[str, WhisperRecognizer] | None:
+    @cached_property
+    def servers(self) -> Servers:
+        """The staff's on-prem servers (``Settings.servers``), their engines and health."""
+        return Servers(self.settings.servers, {code: spec.english for code, spec in catalog.languages().items()})
+
+    def recognizer_for(self, language: str | None, task: Task = "transcribe") -> tuple[str, Recognizer] | None:
+        """The recognizer for a chosen language: the ASR server where it is routed there (with the
+        local model behind it, ``kiosk.turn.remote``), else the local one (``local_recognizer_for``)."""
+        served = self.servers.recognizer(language, task, lambda: (self.local_recognizer_for(language, task) or
+                                                                 (None, None))[1])
+        if served is not None:
+            return f"{served.remote.model_id} (server)", served
+        return self.local_recognizer_for(language, task)
+
+    def local_recognizer_for(self, language: str | None,
+                             task: Task = "transcribe") -> tuple[str, WhisperRecognizer] | None:
         """The recognition model for a chosen language (None: detected), as (catalogue id, recognizer):
         its own model (``asr_models``) where that is installed, else the default.
         The default stays loaded; a second model is loaded when its language is chosen and kept until
@@ -101,6 +129,8 @@ class Engines:
         options = WhisperOptions(
             cpu_threads=self.settings.asr_threads,
             beam_size=self.settings.asr_beam_size,
+            min_window_s=self.settings.asr_min_window_s,
+            short_window_from_s=self.settings.asr_short_window_from_s,
             hallucinations=load_hallucinations(catalog.hallucinations_file()),
         )
         try:
@@ -135,8 +165,16 @@ class Engines:
         # Several models for a pair: the best measured chrF++ (`kiosk eval mt`), else catalogue order.
         known = list(self.catalog.models)
         translators.sort(key=lambda t: known.index(t.model_id) if t.model_id in known else len(known))
-        return Router(Phrasebook.load(catalog.phrasebook_dir(), languages), translators, languages=languages,
-                      quality=evaluations.measured_quality(self.store))
+        quality = evaluations.measured_quality(self.store)
+        server = self.servers.translator()
+        if server is None:
+            return Router(Phrasebook.load(catalog.phrasebook_dir(), languages), translators, languages=languages,
+                          quality=quality)
+        # Pairs routed to the MT server go there first, ahead of any measured local model.
+        quality |= {(server.model_id, s, t): (math.inf, 0.0) for s in languages for t in languages
+                    if server.covers(s, t)}
+        return ServerRouter(Phrasebook.load(catalog.phrasebook_dir(), languages), [server, *translators],
+                            languages=languages, quality=quality, server=server)
 
     def _installed_translators(self) -> list[Translator]:
         translators: list[Translator] = []
@@ -183,27 +221,34 @@ class Engines:
         return GGUFTranslator(model.path, model_id=model.id, languages=names, options=options)
 
     def voice(self, language: str) -> Synthesizer | SpeechUnavailable:
-        """The best voice for a language: Piper, else espeak-ng, else speech unavailable."""
+        """The best voice for a language: Piper or Kokoro, else espeak-ng, else speech unavailable."""
         with self._voice_lock:
             if language not in self._voices:
-                self._voices[language] = self._load_voice(language)
+                self._voices[language] = self.servers.voice(language, self._load_voice(language))
             return self._voices[language]
 
     def _load_voice(self, language: str) -> Synthesizer | SpeechUnavailable:
         spec = catalog.language(language)
-        piper_models = {}
+        piper_models, kokoro_voices = {}, {}
         voice_id = self.store.installed_voice(language, spec.piper_voice)
         if voice_id:
             try:
                 model = self.store.find(voice_id)
-                piper_models[language] = next(model.file(n) for n in model.files if n.endswith(".onnx"))
+                if model.engine == "kokoro":
+                    entry = self.catalog.get(model.id)
+                    kokoro_voices[language] = KokoroVoice.from_files(
+                        [model.file(n) for n in model.files], entry.voice if entry else None)
+                else:
+                    piper_models[language] = next(model.file(n) for n in model.files if n.endswith(".onnx"))
             except ModelMissing as error:
-                log.warning("Piper voice unavailable, trying espeak-ng: %s", error)
+                log.warning("neural voice unavailable, trying espeak-ng: %s", error)
         voice = select_synthesizer(
             language,
             piper_models,
             {language: spec.espeak_voice} if spec.espeak_voice else {},
+            kokoro_voices=kokoro_voices,
             piper_options=PiperOptions(threads=self.settings.tts_threads),
+            kokoro_options=KokoroOptions(threads=self.settings.tts_threads),
         )
         if isinstance(voice, SpeechUnavailable):
             return SpeechUnavailable(language, f"no voice is installed for {spec.english}; the text is shown instead")
@@ -218,30 +263,63 @@ class Engines:
             if cancel is not None:
                 cancel()
 
-    def warm_up(self, languages: tuple[str, ...] = ()) -> None:
-        """Load and exercise every engine a turn in ``languages`` needs, so no turn pays for it."""
-        voices = self.warm_up_voices_in_background(languages)
-        self.recognizer.warm_up()
-        for translator in self.router.translators:
-            translator.warm_up()
-        voices.result()
+    def warm_up(self, languages: tuple[str, ...] = ()) -> WarmUp:
+        """Load every engine a turn in ``languages`` needs, then exercise each once, so no turn pays
+        for it. Returns when a first turn became possible (all loaded) and when all was warm."""
+        started = time.monotonic()
+        self.load(languages)
+        first_turn_s = time.monotonic() - started
+        self.exercise(languages)
+        return WarmUp(first_turn_s=first_turn_s, warm_s=time.monotonic() - started)
+
+    def load(self, languages: tuple[str, ...] = ()) -> None:
+        """Load translation, then recognition and the voices of ``languages`` side by side.
+
+        Translation first, alone: CTranslate2 holds a model file's bytes while it unpacks them
+        (M2M-100 418M-shaped: 806 MB at the peak for 496 MB kept), so it loads while the process
+        is still small; loaded after the others, it took the peak over 1.2 GB (README "Speed").
+        Memory freed by each phase is returned at once, so the next does not stack on top of it.
+        """
+        self.router  # noqa: B018 - built here, not on the first turn
+        release_free_memory()
+        self._in_parallel(lambda: self.recognizer, lambda: [self.voice(language) for language in languages])
         release_free_memory()
 
-    def warm_up_voices_in_background(self, languages: tuple[str, ...]) -> Future:
-        """Load and exercise the voices of ``languages`` in a thread of their own.
+    def exercise(self, languages: tuple[str, ...] = ()) -> None:
+        """Run each loaded engine once, so the first real turn does not pay for lazy allocations:
+        the voices beside recognition and translation, which run one after the other (each
+        decodes on every core)."""
+        def models() -> None:
+            self.recognizer.warm_up()
+            release_free_memory()
+            for translator in self.router.translators:
+                translator.warm_up()
 
-        Setting up a Piper voice's onnxruntime session takes about 3 s of one core (measured:
-        the same with graph optimisation off or in ORT format), so it runs beside the loading of
-        recognition and translation, which then has the other core.
-        """
-        def load() -> None:
-            for language in languages:
-                voice = self.voice(language)
-                if not isinstance(voice, SpeechUnavailable):
-                    voice.warm_up()
+        self._in_parallel(models, lambda: self._warm_up_voices(languages))
+        release_free_memory()
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-warm-up")
-        try:
-            return pool.submit(load)
-        finally:
-            pool.shutdown(wait=False)
+    @staticmethod
+    def _in_parallel(*jobs: Callable[[], object]) -> None:
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="engines") as pool:
+            for future in [pool.submit(job) for job in jobs]:
+                future.result()
+
+    def loaded(self) -> tuple[str, ...]:
+        """What is in memory now, for the staff panel: the recognition models, the translation
+        models and the voices (engines load lazily, so this grows as languages are used)."""
+        names = []
+        if "recognizer" in self.__dict__:
+            names.append(self.catalog.default_model("asr").id)
+        if self._second is not None:
+            names.append(self._second[0])
+        router = self.__dict__.get("router")
+        names += [t.model_id for t in router.translators] if router is not None else []
+        with self._voice_lock:
+            names += [v.voice_id for v in self._voices.values() if not isinstance(v, SpeechUnavailable)]
+        return tuple(names)
+
+    def _warm_up_voices(self, languages: tuple[str, ...]) -> None:
+        for language in languages:
+            voice = self.voice(language)
+            if not isinstance(voice, SpeechUnavailable):
+                voice.warm_up()

@@ -24,6 +24,8 @@ from kiosk.store.catalog import Catalog
 from kiosk.turn.engines import Engines
 from kiosk.turn.heap import release_free_memory
 from mt import InvalidInputError, Translation, TranslationCancelled
+from mt.seq2seq import join_sentences
+from text.sentences import split_sentences
 from tts import SpeechChunk, SpeechUnavailable, SynthesisConfig
 
 log = logging.getLogger(__name__)
@@ -220,27 +222,9 @@ class Pipeline:
             if not text:
                 raise BadInput("the text is empty")
 
-        mt_start = elapsed()
-        yield Translating(mt_start)
-        translation = self._translate(text, source, target, turn)
-        timings["mt_s"] = elapsed() - mt_start
-        yield Translated(elapsed(), translation)
-        if not translation.ok:
-            raise ModelMissing(recommended_mt_model(self.engines.catalog, source, target), translation.reason or "")
-
-        voice_id = unavailable = None
-        if turn.speak and translation.text:
-            voice = self.engines.voice(target)
-            if isinstance(voice, SpeechUnavailable):
-                unavailable = voice.reason
-            else:
-                voice_id = voice.voice_id
-                yield Synthesising(elapsed())
-                for index, chunk in enumerate(voice.synthesize(translation.text, turn.speech)):
-                    if index == 0:
-                        timings["tts_first_audio_s"] = elapsed()
-                        yield Speaking(elapsed(), voice_id)
-                    yield Audio(elapsed(), chunk)
+        yield Translating(elapsed())
+        translation, voice_id, unavailable = yield from self._translate_and_speak(text, source, target, turn,
+                                                                                  elapsed, timings)
 
         timings["total_s"] = elapsed()
         yield Done(
@@ -259,6 +243,55 @@ class Pipeline:
                 timings=timings,
             ),
         )
+
+    def _translate_and_speak(self, text: str, source: str, target: str, turn: Turn, elapsed,
+                             timings: dict) -> Iterator[Event]:
+        """Translate ``text`` and speak the translation; returns (translation, voice id, why no voice).
+
+        With ``Settings.stream_sentences``, a spoken answer of several sentences is translated one
+        sentence at a time and each is spoken as soon as it is translated, so the first audio does
+        not wait for the whole translation; each ``Translated`` carries the translation so far. A
+        curated phrase, and Whisper's own speech translation, stay whole.
+        """
+        pieces = [text]
+        router = self.engines.router
+        if (turn.speak and self.engines.settings.stream_sentences
+                and not (router.phrasebook and router.phrasebook.lookup(text, source, target))):
+            pieces = split_sentences(text) or [text]
+        voice = None
+        voice_id = unavailable = None
+        done: list[Translation] = []
+        mt_s = 0.0
+        spoken = False
+        for piece in pieces:
+            mt_start = elapsed()
+            translation = self._translate(piece, source, target, turn)
+            mt_s += elapsed() - mt_start
+            if translation.ok:
+                done.append(translation)
+                translation = dataclasses.replace(done[0], text=join_sentences([t.text for t in done], target))
+            timings["mt_s"] = mt_s
+            yield Translated(elapsed(), translation)
+            if not translation.ok:
+                raise ModelMissing(recommended_mt_model(self.engines.catalog, source, target), translation.reason or "")
+            if turn.speak and done[-1].text:
+                if voice is None:
+                    voice = self.engines.voice(target)
+                if isinstance(voice, SpeechUnavailable):
+                    unavailable = voice.reason
+                else:
+                    voice_id = voice.voice_id
+                    if not spoken:
+                        yield Synthesising(elapsed())
+                    for chunk in voice.synthesize(done[-1].text, turn.speech):
+                        if not spoken:
+                            spoken = True
+                            timings["tts_first_audio_s"] = elapsed()
+                            yield Speaking(elapsed(), voice_id)
+                        yield Audio(elapsed(), chunk)
+            if translation.engine == "whisper":
+                break  # Whisper translated the whole utterance at once
+        return translation, voice_id, unavailable
 
     def _speech_candidates(self, candidates: tuple[str, ...]) -> tuple[str, ...]:
         """The languages detection may pick: those of ``candidates`` the kiosk offers speech in

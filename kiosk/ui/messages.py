@@ -61,6 +61,11 @@ class CheckModels:
 
 
 @dataclass(frozen=True)
+class CheckServers:
+    """Probe the configured on-prem servers now (staff panel, About card) and report them."""
+
+
+@dataclass(frozen=True)
 class UseDevices:
     input_device: str | None
     output_device: str | None
@@ -142,3 +147,13 @@ class ModelsChecked:
     coverage: tuple[PairCoverage, ...] = ()
     # What a resident can do in each language (``kiosk.turn.capability``), in the kiosk's order.
     capability: tuple[tuple[str, LanguageCapability], ...] = ()
+    # The engines in memory now (``Engines.loaded``): the voices of the pair load first, the rest on use.
+    loaded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServersChecked:
+    """Each configured server's health (``kiosk.turn.remote.Servers.status``): role, url, languages,
+    state ("unknown", "up", "down"), detail and the model it named; empty without servers."""
+
+    servers: tuple[dict, ...]

@@ -14,7 +14,6 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
@@ -27,12 +26,12 @@ from kiosk.errors import ErrorCode
 from kiosk.store.models import ModelStore
 from kiosk.turn.capability import levels
 from kiosk.turn.coverage import coverage, declared_router, log_coverage
-from kiosk.turn.heap import release_free_memory
 from kiosk.turn.pipeline import Audio, Done, Failed, HeadStart, Pipeline, Translated, Turn
 from kiosk.turn.settings import Settings
 from kiosk.ui.messages import (
     BackTranslated,
     CheckModels,
+    CheckServers,
     DevicesListed,
     DeviceUnavailable,
     EnginesLoading,
@@ -45,6 +44,7 @@ from kiosk.ui.messages import (
     ListenMode,
     ModelsChecked,
     NothingHeard,
+    ServersChecked,
     SpeakRequest,
     TurnEvent,
     TurnRequest,
@@ -106,6 +106,7 @@ class Worker:
         self._player_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._last_level = 0.0
+        self._servers_sent: tuple[dict, ...] = ()  # the last server status sent to the GUI
         self._thread = threading.Thread(target=self._loop, name="kiosk-worker", daemon=True)
 
     # --- GUI thread API ---------------------------------------------------------------------
@@ -172,27 +173,19 @@ class Worker:
         return self._engines
 
     def _warm_up_steps(self, languages: tuple[str, ...]) -> list[Callable[[], None]]:
-        voices_loaded: list[Future] = []
-
         def verification() -> None:
             # Models failing their sha256 are refused before anything loads; staff see which.
             self.store.startup_check()
             self._emit(self._models_checked(full=False, log_it=True))
-            voices_loaded.append(self.engines.warm_up_voices_in_background(languages))
 
-        def translation() -> None:
-            for translator in self.engines.router.translators:
-                translator.warm_up()
+        def loading() -> None:
+            self.engines.load(languages)
 
-        def speech() -> None:
-            self.engines.recognizer.warm_up()
+        def warming() -> None:
+            self.engines.exercise(languages)
+            self._emit(self._models_checked(full=False))  # the staff panel shows what is warm
 
-        def voices() -> None:
-            for loading in voices_loaded:  # none if verification failed: voices then load on first use
-                loading.result()
-            release_free_memory()
-
-        return [verification, translation, speech, voices]
+        return [verification, loading, warming]
 
     def _loop(self) -> None:
         self._emit(EnginesLoading(0, self._warm_total) if self._warm_steps else EnginesReady())
@@ -235,9 +228,13 @@ class Worker:
     def _handle(self, command) -> None:
         if isinstance(command, TurnRequest):
             self._turn(command)
+            self._report_servers(probe=False)
         elif isinstance(command, SpeakRequest):
             turn = Turn(target_lang=command.lang, source_lang=command.lang, text=command.text, speech=command.speech)
             self._run(command.job, command.lang, turn, self._control(command.job) or _JobControl())
+            self._report_servers(probe=False)
+        elif isinstance(command, CheckServers):
+            self._report_servers(probe=True)
         elif isinstance(command, ListDevices):
             self._list_devices()
         elif isinstance(command, CheckModels):
@@ -248,13 +245,23 @@ class Worker:
                 self._audio = replace(self._audio, input_device=command.input_device,
                                       output_device=command.output_device)
 
+    def _report_servers(self, probe: bool) -> None:
+        """The servers' health for the staff panel and the About card: probed on request; after a
+        turn, what the turn learnt, sent only when it changed (a kiosk without servers sends nothing then)."""
+        servers = self.engines.servers
+        status = tuple(servers.check() if probe else servers.status())
+        if probe or status != self._servers_sent:
+            self._servers_sent = status
+            self._emit(ServersChecked(status))
+
     def _models_checked(self, full: bool, log_it: bool = False) -> ModelsChecked:
         """The store's rows and the translation coverage (the start-up log names what serves each pair)."""
         rows = self.store.inventory(full=full)
         pairs = coverage(declared_router(self.store), self.store)
         if log_it:
             log_coverage(pairs)
-        return ModelsChecked(rows, full, tuple(pairs), tuple(levels(self.store, self.asr_models).items()))
+        loaded = self._engines.loaded() if self._engines is not None else ()
+        return ModelsChecked(rows, full, tuple(pairs), tuple(levels(self.store, self.asr_models).items()), loaded)
 
     def _turn(self, request: TurnRequest) -> None:
         control = self._control(request.job) or _JobControl()

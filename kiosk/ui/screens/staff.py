@@ -18,7 +18,7 @@ from kiosk.staff.config import KioskConfig, LoadedConfig, PinGate, hash_pin, sav
 from kiosk.store import catalog, evaluations
 from kiosk.turn.session import Statistics
 from kiosk.ui.i18n import tr
-from kiosk.ui.messages import DevicesListed, ModelsChecked
+from kiosk.ui.messages import DevicesListed, ModelsChecked, ServersChecked
 from kiosk.ui.screens import PageHeader, Screen, page_layout
 from kiosk.ui.screens.accessibility import SPEECH_RATES, VOLUMES
 from kiosk.ui.theme import refresh_fonts
@@ -38,6 +38,7 @@ class StaffScreen(Screen):
     quit_requested = Signal()
     list_devices = Signal()
     check_models = Signal(bool)
+    check_servers = Signal()
 
     def __init__(self, loaded: LoadedConfig, stats: Statistics, gate: PinGate | None = None,
                  parent: QWidget | None = None) -> None:
@@ -60,6 +61,8 @@ class StaffScreen(Screen):
         # answer and render it when they are built.
         self._models_checked: ModelsChecked | None = None
         self._model_rows: list[Label] = []
+        self._servers_checked: ServersChecked | None = None
+        self._server_rows: list[Label] = []
 
     # --- the PIN --------------------------------------------------------------------------
 
@@ -182,6 +185,13 @@ class StaffScreen(Screen):
         self.verify_button.clicked.connect(lambda: self._request_models(full=True))
         models_layout.addWidget(self.verify_button)
 
+        self.servers_title, servers_layout = _card(column)
+        self.servers_list = QVBoxLayout()
+        servers_layout.addLayout(self.servers_list)
+        self.check_servers_button = TouchButton("", "shield", "link")
+        self.check_servers_button.clicked.connect(self.check_servers)
+        servers_layout.addWidget(self.check_servers_button)
+
         self.stats_title, stats_layout = _card(column)
         self.stats_text = Label("", "body")
         stats_layout.addWidget(self.stats_text)
@@ -216,6 +226,8 @@ class StaffScreen(Screen):
             self._retranslate_settings(self._lang)
             if self._models_checked is not None:
                 self.show_models(self._models_checked)
+            if self._servers_checked is not None:
+                self.show_servers(self._servers_checked)
             refresh_fonts(self)
         self._stage = "settings"
         self.stack.setCurrentIndex(1)
@@ -223,6 +235,7 @@ class StaffScreen(Screen):
         self._fill_form()
         self.list_devices.emit()
         self._request_models(full=False)
+        self.check_servers.emit()
 
     def _fill_form(self) -> None:
         config = self.draft
@@ -325,6 +338,8 @@ class StaffScreen(Screen):
             if measured:
                 labels.append(Label(tr(lang, "about.measured", date=measured.date, chrf=f"{measured.chrf:.1f}",
                                        pairs=measured.pairs), "caption", "muted"))
+        if checked.loaded:
+            labels.append(Label(tr(lang, "staff.loaded", engines=", ".join(checked.loaded)), "caption", "muted"))
         labels += self._coverage_labels(lang, checked.coverage)
         labels += capability_labels(lang, checked.capability)
         for label in labels:
@@ -332,6 +347,28 @@ class StaffScreen(Screen):
             self._model_rows.append(label)
         self.verify_button.set_text(tr(lang, "staff.verify"))
         self.verify_button.setEnabled(True)
+        refresh_fonts(self)
+
+    def show_servers(self, checked: ServersChecked) -> None:
+        """Each shared server: what it does, its model, address and languages, and whether it answers."""
+        self._servers_checked = checked
+        if not self._settings_built:
+            return
+        lang = self._lang
+        for label in self._server_rows:
+            discard(label)
+        self._server_rows = []
+        labels = [] if checked.servers else [Label(tr(lang, "servers.none"), "body", "muted")]
+        for server in checked.servers:
+            labels.append(Label(f"{server_line(lang, server)} — {server['url']}: "
+                                f"{tr(lang, 'servers.state_' + server['state'])}",
+                                "body", "error" if server["state"] == "down" else None))
+            if server["detail"]:
+                labels.append(Label(server["detail"], "caption", "muted"))
+        for label in labels:
+            self.servers_list.addWidget(label)
+            self._server_rows.append(label)
+        self.check_servers_button.setVisible(bool(checked.servers))
         refresh_fonts(self)
 
     def _coverage_labels(self, lang: str, pairs) -> list[Label]:
@@ -386,6 +423,10 @@ class StaffScreen(Screen):
                            (self.session_title, "session"), (self.models_title, "models"),
                            (self.stats_title, "stats"), (self.pin_title, "pin")):
             label.setText(tr(lang, f"staff.section_{key}"))
+        self.servers_title.setText(tr(lang, "servers.title"))
+        self.check_servers_button.set_text(tr(lang, "servers.check"))
+        if self._servers_checked is not None:
+            self.show_servers(self._servers_checked)
         for label, key in ((self.pair_label, "default_resident"), (self.enabled_label, "enabled"),
                            (self.microphone_label, "microphone"), (self.speaker_label, "speaker"),
                            (self.idle_label, "idle_timeout"), (self.demo_label, "demo_mode"),
@@ -402,6 +443,14 @@ class StaffScreen(Screen):
         self.save_button.set_text(tr(lang, "staff.save"))
         self.quit_button.set_text(tr(lang, "staff.quit"))
         self._render_stats()
+
+
+def server_line(lang: str, server: dict) -> str:
+    """"Speech recognition: whisper-base, for vi th": one server's job, model and languages
+    (the staff panel and the About card)."""
+    model = server["model"] or tr(lang, "servers.model_unknown")
+    return (f"{tr(lang, 'servers.role_' + server['role'])}: {model}, "
+            f"{tr(lang, 'servers.for_languages', languages=' '.join(server['languages']))}")
 
 
 def capability_figure(lang: str, row) -> str:
