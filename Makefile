@@ -11,7 +11,7 @@ APT_PACKAGES := espeak-ng libportaudio2 libsndfile1 pulseaudio pulseaudio-utils 
 	fonts-noto-cjk fonts-noto-core fontconfig pocketsphinx-testdata systemd \
 	libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xkb1 \
-	xvfb xdotool imagemagick dbus-daemon at-spi2-core python3-pyatspi
+	xvfb xdotool x11-xserver-utils imagemagick dbus-daemon at-spi2-core python3-pyatspi
 PYTEST_ARGS ?=
 
 .PHONY: run test bench apt models clean

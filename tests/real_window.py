@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-pyatspi
 AT_SPI_BUS = "/usr/libexec/at-spi-bus-launcher"
-TOOLS = ("Xvfb", "xdotool", "import", "dbus-daemon", "pulseaudio")
+TOOLS = ("Xvfb", "xdotool", "xmodmap", "import", "dbus-daemon", "pulseaudio")
 # `KIOSK_README_SCREENSHOTS=docs/screenshots make test`: the README's figures from real windows.
 README_SCREENSHOTS = "KIOSK_README_SCREENSHOTS"
 
@@ -80,6 +80,7 @@ class Desktop:
         size instead, which Xvfb always derives at 96 DPI: a test of another panel gives Qt the
         panel's size the way staff do for a monitor that reports nonsense, with [display]."""
         self.width, self.height = width, height
+        self._bound: dict[str, int] = {}  # characters bound to spare keys for typing
         self._stack = stack
         self.workdir = workdir
         read_fd, write_fd = os.pipe()
@@ -128,7 +129,26 @@ class Desktop:
         self.xdotool("mousemove", str(x), str(y), "click", "1")
 
     def type_text(self, text: str) -> None:
+        """Key presses for ``text``. For a character missing from the keymap xdotool binds a spare
+        key, presses it and unbinds it at once; a busy client that reads the keymap after the
+        unbinding sees no symbol and the character is lost (a Korean syllable went missing so on
+        CI). So every such character is bound first and the keymap stays still while typing."""
+        self._bind_keys(ch for ch in text if not ch.isascii())
         self.xdotool("type", "--delay", "40", text)
+
+    def _bind_keys(self, characters) -> None:
+        new = sorted(set(characters) - self._bound.keys())
+        if not new:
+            return
+        table = subprocess.run(["xmodmap", "-pke"], env=self.env, capture_output=True, text=True, check=True,
+                               timeout=60).stdout
+        used = set(self._bound.values())
+        spare = [int(m[1]) for m in re.finditer(r"^keycode\s+(\d+) =\s*$", table, re.MULTILINE)
+                 if int(m[1]) not in used]
+        assert len(spare) >= len(new), f"{len(new)} characters to bind, {len(spare)} spare keys"
+        self._bound.update(zip(new, spare))
+        bindings = [arg for ch in new for arg in ("-e", f"keycode {self._bound[ch]} = U{ord(ch):04X}")]
+        subprocess.run(["xmodmap", *bindings], env=self.env, check=True, timeout=60, capture_output=True)
 
     def key(self, *keys: str) -> None:
         self.xdotool("key", *keys)

@@ -76,7 +76,8 @@ def test_kiosk_starts_stays_up_translates_and_closes_cleanly(tmp_path, config_en
         kiosk.wait_for_node("push button", "ㅂ")
         kiosk.desktop.type_text(phrase.texts["ko"])
         typed = lambda: kiosk.wait_for_node("text", tr("ko", "conversation.type_here")).text  # noqa: E731
-        wait_for("the phrase in the officer's field", lambda: phrase.texts["ko"] in typed(), 15)
+        wait_for("the phrase in the officer's field", lambda: phrase.texts["ko"] in typed(), 15,
+                 detail=lambda: f"the field holds {typed()!r}")
         kiosk.desktop.key("Return")
         shown = kiosk.wait_for_node("label", text_in=phrase.texts["en"], timeout_s=60)
         assert shown.extents and shown.extents[0] < 640, "the English answer belongs on the resident's side"
