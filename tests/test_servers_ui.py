@@ -81,6 +81,7 @@ def test_without_servers_the_staff_panel_says_everything_runs_here(qtbot, tmp_pa
 
 
 def test_the_about_card_names_the_servers_models_when_they_are_used(qtbot, tmp_path, engines, tts_server):
+    """...and says where voice and text go: not "every model runs on this machine" then."""
     routes = ServerRoutes(tts=ServerRoute("tts", tts_server.url, ("en",), 30.0, model=VOICE))
     with routed_kiosk(tmp_path, engines, routes) as kiosk:
         about = kiosk.window.about
@@ -89,6 +90,10 @@ def test_the_about_card_names_the_servers_models_when_they_are_used(qtbot, tmp_p
 
         def shown() -> list[str]:
             return [w.text() for w in about._dynamic]
+
+        # From the configuration, before any server answered.
+        assert about.intro.text() == tr("en", "about.intro_servers")
+        assert tr("en", "about.privacy_body_servers") in shown() and tr("en", "about.privacy_body") not in shown()
 
         # The local Joe voice is on the card from the start: wait for the server's own line.
         qtbot.waitUntil(lambda: tr("en", "servers.about") in shown(), timeout=30_000)
@@ -102,3 +107,5 @@ def test_the_about_card_names_the_servers_models_when_they_are_used(qtbot, tmp_p
         settle(kiosk, qtbot)
         kiosk.app.processEvents()
         assert tr("en", "servers.about") not in [w.text() for w in about._dynamic]
+        assert about.intro.text() == tr("en", "about.intro")
+        assert tr("en", "about.privacy_body") in [w.text() for w in about._dynamic]

@@ -1,6 +1,8 @@
 """Accessibility and rendering, measured on the rendered widgets of every screen: contrast in both
 themes, text size in large-text mode, no clipped label in any language, no missing glyph."""
 
+import re
+
 import pytest
 from PySide6.QtWidgets import QScrollArea
 from ui_support import (
@@ -14,7 +16,7 @@ from ui_support import (
 )
 
 from kiosk.store.catalog import LANGUAGE_CODES
-from kiosk.ui import fonts
+from kiosk.ui import fonts, i18n
 from kiosk.ui.app import stage
 from kiosk.ui.theme import LARGE_TEXT_MIN_MM, MM_PER_INCH, Appearance, contrast_ratio
 
@@ -22,6 +24,16 @@ SCREENS = ("start", "conversation", "phrasebook", "about", "accessibility", "sta
 GLYPH_LANGUAGES = ("ko", "vi", "zh", "th", "km", "ru")
 SIZES = ((1280, 800), (1920, 1080))
 MIN_CONTRAST = 4.5
+
+
+@pytest.mark.parametrize("lang", LANGUAGE_CODES)
+def test_every_language_has_every_ui_string_and_no_unknown_placeholder(lang):
+    """English is the reference; a language may spell out a placeholder ("in Russian") but never
+    ask for one that the code does not fill."""
+    reference, strings = i18n.strings(i18n.REFERENCE), i18n.strings(lang)
+    assert sorted(reference.keys() - strings.keys()) == [] and sorted(strings.keys() - reference.keys()) == []
+    for key, text in strings.items():
+        assert set(re.findall(r"\{(\w+)\}", text)) <= set(re.findall(r"\{(\w+)\}", reference[key])), key
 
 
 @pytest.fixture(scope="module")

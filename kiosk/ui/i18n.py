@@ -1,7 +1,8 @@
 """UI strings: one TOML file per language in assets/i18n, keys like ``start.title``.
 
-English is the reference: every language file carries every English key (a test checks it),
-so the fallback to English only protects a kiosk whose asset files were edited by hand.
+English is the reference: every language file carries every English key (checked in
+tests/test_ui_accessibility.py), so the fallback to English only protects a kiosk whose asset
+files were edited by hand.
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
         self.conversation = ConversationScreen()
         self.phrasebook = PhrasebookScreen(phrasebook)
         self.about = AboutScreen(sum(len(phrasebook.phrases(c.id)) for c in phrasebook.categories()),
-                                 controller.worker.store)
+                                 controller.worker.store, servers_configured=bool(self.config.servers.routes()))
         self.accessibility = AccessibilityScreen()
         self.staff = StaffScreen(loaded, controller.stats, pin_gate)
         self.demo = DemoScreen(phrasebook)

@@ -23,6 +23,9 @@ BENCHMARK_FILE = catalog.ASSETS_DIR.parent / "BENCHMARKS.md"
 ESPEAK = ("espeak-ng", "GPL-3.0-or-later", "https://github.com/espeak-ng/espeak-ng (Debian package espeak-ng)")
 # Sections whose body is one i18n text, in reading order; models and performance are built from files.
 TEXT_SECTIONS = ("operator", "purpose", "functions", "models", "data", "algorithm", "performance", "limits", "privacy")
+# Texts that say where models run and where voice and text go: each has a ``_servers`` variant
+# for a kiosk that sends some languages to the province's shared servers.
+WHERE_IT_RUNS = {"about.intro", "about.functions_body", "about.privacy_body"}
 
 
 def benchmark_lines(path: Path = BENCHMARK_FILE) -> list[str]:
@@ -43,8 +46,10 @@ def benchmark_lines(path: Path = BENCHMARK_FILE) -> list[str]:
 class AboutScreen(Screen):
     check_servers = Signal()  # the servers' models are asked for (describe / GET /models) when not yet known
 
-    def __init__(self, phrase_count: int, store: ModelStore, parent: QWidget | None = None) -> None:
+    def __init__(self, phrase_count: int, store: ModelStore, servers_configured: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._servers_configured = servers_configured  # until the worker reports the servers
         self._phrase_count = phrase_count
         self._store = store
         layout = page_layout(self)
@@ -90,13 +95,13 @@ class AboutScreen(Screen):
         self._lang = lang
         self.header.title.setText(tr(lang, "about.title"))
         self.header.back_button.set_text(tr(lang, "common.back"))
-        self.intro.setText(tr(lang, "about.intro"))
+        self.intro.setText(tr(lang, self._where("about.intro")))
         for widget in self._dynamic:
             discard(widget)
         self._dynamic = []
         for name, (title, card_layout) in self.sections.items():
             title.setText(tr(lang, f"about.{name}_title"))
-            self._add(card_layout, Label(tr(lang, f"about.{name}_body", count=self._phrase_count), "body"))
+            self._add(card_layout, Label(tr(lang, self._where(f"about.{name}_body"), count=self._phrase_count), "body"))
         models_layout = self.sections["models"][1]
         for row in self.model_rows():
             self._add(models_layout, Label(row[0], "body", bold=True))
@@ -125,6 +130,11 @@ class AboutScreen(Screen):
                 self._add(performance_layout, Label(f"{name}: {tr(lang, LEVEL_KEYS[row.speech_level])} · "
                                                     f"{capability_figure(lang, row)}", "caption", "muted"))
         refresh_fonts(self)
+
+    def _where(self, key: str) -> str:
+        """``key``, or its variant that names the servers when some languages use them."""
+        uses_servers = bool(self._servers) if self._servers is not None else self._servers_configured
+        return f"{key}_servers" if uses_servers and key in WHERE_IT_RUNS else key
 
     def _add(self, layout: QVBoxLayout, label: Label) -> None:
         layout.insertWidget(layout.count() - 1, label)  # above the stretch that tops cards of a row
