@@ -29,6 +29,7 @@ def soak(args) -> int:
     else:
         print(f"{report.turns} turns after {report.warmup_turns} warm-up turns in {report.seconds} s: "
               f"RSS {report.rss_after_warmup_mb} MB -> {report.rss_end_mb} MB ({report.growth_percent:+.2f} %), "
+              f"{report.growth_per_1000_turns_mb:+.1f} MB per 1000 turns (median per cycle), "
               f"{report.failed_turns} failed")
     return 0 if report.failed_turns == 0 else 1
 
