@@ -56,6 +56,8 @@ LOCKED_SEQUENCES = (QKeySequence.StandardKey.Close, QKeySequence.StandardKey.Qui
 
 
 class TopBar(QFrame):
+    TITLE_SHARE = 0.4  # of the screen's width, at most, for the title on one line
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setProperty("surface", "topbar")
@@ -64,6 +66,8 @@ class TopBar(QFrame):
         layout.setSpacing(14)
         self.title = Label("", "title", "bar", bold=True)
         self.title.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        # The bar shares its width by stretch, not by need: in large-text mode the title would wrap.
+        self.title.keep_one_line(self.TITLE_SHARE)
         self.status_icon = IconLabel("clock", "body")
         self.status_icon.setProperty("tone", "bar")
         self.status = Label("", "body", "bar")
@@ -75,6 +79,8 @@ class TopBar(QFrame):
         layout.addWidget(self.status, 2)
         for button in (self.text_sound, self.about, self.staff):
             button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Minimum)
+            # At 12 mm their texts would wrap the bar to a third of a 10" panel.
+            button.icon_only_in_large_text()
             layout.addWidget(button)
 
     def retranslate(self, lang: str) -> None:

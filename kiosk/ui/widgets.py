@@ -39,8 +39,6 @@ from kiosk.ui import icons
 from kiosk.ui.i18n import tr
 from kiosk.ui.theme import language_of, refresh_fonts, restyle, theme_of
 
-BAR_TITLE_SHARE = 0.4
-
 
 class Label(QLabel):
     """A text label with a role (its size) and a tone (its colour); wraps by default."""
@@ -52,6 +50,7 @@ class Label(QLabel):
         self.setProperty("bold", bold)
         if tone:
             self.setProperty("tone", tone)
+        self._one_line_share: float | None = None  # see keep_one_line
         if lang:
             self.setProperty("lang", lang)
         self.setWordWrap(wrap)
@@ -65,12 +64,16 @@ class Label(QLabel):
             restyle(self)
             self.updateGeometry()
 
+    def keep_one_line(self, screen_share: float) -> None:
+        """Ask for the width of one line, up to ``screen_share`` of the screen's width, where a
+        layout that shares its width by stretch would otherwise wrap the text."""
+        self._one_line_share = screen_share
+        self.updateGeometry()
+
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
-        if self.property("tone") == "bar" and self.property("textRole") == "title" and self.wordWrap():
-            # The top bar's title keeps to one line up to BAR_TITLE_SHARE of the screen's width: the
-            # bar shares its width by stretch, not by need, and would wrap it in large-text mode.
-            share = round(self.screen().availableGeometry().width() * BAR_TITLE_SHARE)
+        if self._one_line_share is not None and self.wordWrap():
+            share = round(self.screen().availableGeometry().width() * self._one_line_share)
             hint.setWidth(max(hint.width(), min(self.one_line_hint().width(), share)))
         return hint
 
@@ -169,16 +172,20 @@ class TouchButton(QPushButton):
         self._details = True
         self._role = role
         self._tick: IconLabel | None = None
+        self._icon_only_in_large_text = False  # see icon_only_in_large_text
         self._colour_labels()
         self.setAccessibleName(text)
         self._text.installEventFilter(self)  # its font changes with the text size: see _shows_text
 
+    def icon_only_in_large_text(self) -> None:
+        """Show the icon alone in large-text mode; the accessible name keeps the text."""
+        self._icon_only_in_large_text = self._icon is not None
+        self._text.setVisible(self._shows_text())
+
     def _shows_text(self) -> bool:
-        """On the top bar (tone "bar") in large-text mode a button with an icon shows the icon alone:
-        at 12 mm its text wraps the bar to a third of a 10" panel. Its accessible name keeps the text."""
         if not self._text.text():
             return False
-        theme = theme_of(self) if self._icon is not None and self.property("tone") == "bar" else None
+        theme = theme_of(self) if self._icon_only_in_large_text else None
         return theme is None or not theme.appearance.large_text
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
