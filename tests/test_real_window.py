@@ -20,6 +20,7 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from real_window import kiosk_on_desktop, wait_for
 
 from kiosk.store import catalog
+from kiosk.ui import keyboard
 from kiosk.ui.i18n import tr
 from mt.phrasebook import Phrasebook
 
@@ -230,7 +231,17 @@ def test_the_exhibition_loop_invites_and_serves_visitor_after_visitor(tmp_path, 
             for target in demo_targets(visitor):  # Korean, and English for everyone else
                 kiosk.wait_for_node("label", text_in=phrase.texts[target], timeout_s=60)
             kiosk.desktop.screenshot(f"demo-{visitor}", readme=f"demo-try-{visitor}" if visitor == "vi" else None)
-            kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=tr(visitor, "demo.finish")))
+            # A visitor with no hardware keyboard types on the on-screen one, in their language;
+            # it opens when they touch the field, not because the last visitor typed.
+            assert kiosk.log_count(rf"on-screen keyboard open: {visitor} ") == 0, kiosk.log()[-2000:]
+            kiosk.desktop.tap(kiosk.wait_for_node("text", tr(visitor, "conversation.type_here")))
+            locale = re.escape(keyboard.LAYOUTS[visitor].locale)
+            kiosk.wait_for_log(rf"on-screen keyboard open: {visitor} \({locale}\)", 30)
+            kiosk.wait_for_node("push button", "space")
+            panel = next(n for n in kiosk.tree() if n.name == "on-screen keyboard" and n.extents and n.extents[3] > 0)
+            finish = kiosk.wait_for_node("push button", text_in=tr(visitor, "demo.finish"))
+            assert finish.extents[1] + finish.extents[3] <= panel.extents[1], "Finish must stay above the keyboard"
+            kiosk.desktop.tap(finish)
             kiosk.wait_for_node("label", text_in=tr("ko", "demo.tagline"))
         assert kiosk.stop() == 0, kiosk.log()[-3000:]
 

@@ -99,6 +99,14 @@ class TopBar(QFrame):
         self.status.setVisible(visible)
 
 
+def _forget_focus(screen: QWidget) -> None:
+    """A new visitor finds no field focused: Qt gives focus back to the last field focused on a
+    screen shown again, and the on-screen keyboard would open before they touched anything."""
+    field = screen.focusWidget()
+    if field is not None:
+        field.clearFocus()
+
+
 def _status_text(lang: str, status: Status) -> str:
     if status.kind == "error" or status.message:
         return tr(lang, status.message or "error.internal")
@@ -185,7 +193,7 @@ class MainWindow(QMainWindow):
         self._pages: dict[Screen, QScrollArea] = {}
         for screen in (self.start, self.conversation, self.phrasebook, self.about, self.accessibility, self.staff,
                        self.demo):
-            self._pages[screen] = scroll_area(screen)
+            self._pages[screen] = scroll_area(screen, page=True)
             self.stack.addWidget(self._pages[screen])
             screen.back.connect(self.go_back)
         self.idle_warning = IdleWarning(central)
@@ -341,6 +349,7 @@ class MainWindow(QMainWindow):
             self._history.clear()
         else:
             self.controller.start_session(resident_lang)
+            _forget_focus(self.conversation)
         self.set_ui_language(resident_lang)
         self.show_screen(self.conversation)
         resident = self.conversation.panels["resident"]
@@ -353,6 +362,7 @@ class MainWindow(QMainWindow):
 
     def start_demo_try(self, visitor: str) -> None:
         self.controller.start_session(visitor)
+        _forget_focus(self.demo)
         self.set_ui_language(visitor)
         self.demo.show_try(visitor)
         self.show_screen(self.demo)

@@ -381,15 +381,26 @@ class LevelMeter(QWidget):
         self._hint.setText("")
 
 
-def scroll_area(content: QWidget) -> QScrollArea:
-    """A vertical scroll area that a finger can drag.
+class _ScrollRegion(QScrollArea):
+    """A part of a screen that scrolls on its own. It asks for no more height than its minimum:
+    a screen is grown to its preferred height by its page's scroll area, and a region that asked
+    for its content's height pushed the buttons under it (Finish, Done) off the screen while the
+    on-screen keyboard was up. Its stretch gives it the room there is."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self.minimumSizeHint().height())
+
+
+def scroll_area(content: QWidget, *, page: bool = False) -> QScrollArea:
+    """A vertical scroll area that a finger can drag: a whole screen (``page``) when it cannot
+    fit, else a region of a screen.
 
     The content's height follows its width (wrapped text): an explicit minimum height keeps
     the scroll area from using the layout's minimum, which is the height wrapped labels need
     at their narrowest and would leave blank space at the end.
     """
     content.setMinimumHeight(1)
-    area = QScrollArea()
+    area = QScrollArea() if page else _ScrollRegion()
     area.setWidget(content)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)

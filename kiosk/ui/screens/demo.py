@@ -10,6 +10,7 @@ from kiosk.store import catalog
 from kiosk.turn.session import TurnRecord
 from kiosk.ui.controller import Status
 from kiosk.ui.i18n import tr
+from kiosk.ui.keyboard import FIELD_LANGUAGE
 from kiosk.ui.screens import Screen, page_layout
 from kiosk.ui.theme import refresh_fonts
 from kiosk.ui.widgets import Badge, Label, LanguagePicker, TalkButton, TouchButton, failure_text, scroll_area
@@ -99,22 +100,34 @@ class DemoScreen(Screen):
     def _build_attract(self) -> QWidget:
         page = Screen()
         layout = page_layout(page)
+        # In a region of its own: a stack is as tall as its tallest page, and the tiles' height
+        # would otherwise push the try page's Finish button under the on-screen keyboard.
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.setContentsMargins(0, 0, 0, 0)
         self.picker = LanguagePicker("demo.invite", INVITE_INTERVAL_MS, banner=True)
         self.picker.chosen.connect(self.language_chosen)
         self.invite, self.grid = self.picker.prompt, self.picker.grid
         self.tagline = Label("", "caption", "muted")
         self.tagline.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(self.picker, 1)
-        layout.addWidget(self.tagline)
+        column.addWidget(self.picker, 1)
+        column.addWidget(self.tagline)
+        layout.addWidget(scroll_area(content), 1)
         return page
 
     def _build_try(self) -> QWidget:
         page = Screen()
         layout = page_layout(page)
+        # Everything above the buttons scrolls as one, so "Finish" stays on screen while the
+        # on-screen keyboard takes the bottom of the window or text is large.
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(layout.spacing())
         self.try_title = Label("", "display", bold=True)
         self.try_hint = Label("", "body", "muted")
-        layout.addWidget(self.try_title)
-        layout.addWidget(self.try_hint)
+        content_layout.addWidget(self.try_title)
+        content_layout.addWidget(self.try_hint)
         columns = QHBoxLayout()
         columns.setSpacing(20)
         left = QVBoxLayout()
@@ -144,9 +157,7 @@ class DemoScreen(Screen):
             left.addWidget(button)
             self.example_buttons.append(button)
         left.addStretch(1)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        columns.addWidget(scroll_area(left_widget), 1)
+        columns.addLayout(left, 1)
 
         right = QVBoxLayout()
         right.setSpacing(12)
@@ -159,10 +170,9 @@ class DemoScreen(Screen):
         self.status = Label("", "body", "muted")
         right.addWidget(self.status)
         right.addStretch(1)
-        right_widget = QWidget()
-        right_widget.setLayout(right)
-        columns.addWidget(scroll_area(right_widget), 1)
-        layout.addLayout(columns, 1)
+        columns.addLayout(right, 1)
+        content_layout.addLayout(columns, 1)
+        layout.addWidget(scroll_area(content), 1)
 
         actions = QHBoxLayout()
         self.again_button = TouchButton("", "mic", "link")
@@ -224,6 +234,8 @@ class DemoScreen(Screen):
         self.try_hint.setText(tr(lang, "demo.try_hint", languages=targets))
         self.talk.set_text(tr(lang, "talk.hold"), tr(lang, "talk.tap_hint"))
         self.input.setPlaceholderText(tr(lang, "conversation.type_here"))
+        self.input.setAccessibleName(tr(lang, "conversation.type_here"))
+        self.input.setProperty(FIELD_LANGUAGE, lang)  # the on-screen keyboard opens in the visitor's language
         self.send_button.set_text(tr(lang, "conversation.send"))
         self.examples_label.setText(tr(lang, "demo.examples"))
         for button, phrase_id in zip(self.example_buttons, EXAMPLE_PHRASES, strict=True):
