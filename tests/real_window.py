@@ -232,7 +232,14 @@ class KioskProcess:
         self.tree_error = ""
         return wait_for(f"a {role} {name or text_in!r} on screen",
                         lambda: self.find(role, name, text_in=text_in), timeout_s, poll_s=0.5,
-                        detail=lambda: self.tree_error)
+                        detail=self._what_is_shown)
+
+    def _what_is_shown(self) -> str:
+        """For a wait that timed out: why the tree could not be read, or the buttons it has, and a
+        screenshot of the screen."""
+        shot = self.desktop.screenshot(f"timed-out-{time.monotonic():.0f}")
+        buttons = sorted({node.name for node in self.tree() if node.role == "push button" and node.name})
+        return "\n".join(filter(None, [self.tree_error, f"buttons: {buttons}", f"screenshot: {shot}"]))
 
     def stop(self, timeout_s: float = 30) -> int:
         """Stop it as systemd does (SIGTERM); its exit code."""
