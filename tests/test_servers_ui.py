@@ -91,8 +91,9 @@ def test_the_about_card_names_the_servers_models_when_they_are_used(qtbot, tmp_p
         def shown() -> list[str]:
             return [w.text() for w in about._dynamic]
 
-        # From the configuration, before any server answered.
+        # From the configuration, before any server answered; the exhibition's tagline too.
         assert about.intro.text() == tr("en", "about.intro_servers")
+        assert kiosk.window.demo.tagline.text() == tr("en", "demo.tagline_servers")
         assert tr("en", "about.privacy_body_servers") in shown() and tr("en", "about.privacy_body") not in shown()
 
         # The local Joe voice is on the card from the start: wait for the server's own line.
@@ -108,4 +109,5 @@ def test_the_about_card_names_the_servers_models_when_they_are_used(qtbot, tmp_p
         kiosk.app.processEvents()
         assert tr("en", "servers.about") not in [w.text() for w in about._dynamic]
         assert about.intro.text() == tr("en", "about.intro")
+        assert kiosk.window.demo.tagline.text() == tr("en", "demo.tagline")
         assert tr("en", "about.privacy_body") in [w.text() for w in about._dynamic]

@@ -184,11 +184,12 @@ class MainWindow(QMainWindow):
         self.start = StartScreen()
         self.conversation = ConversationScreen()
         self.phrasebook = PhrasebookScreen(phrasebook)
+        servers_configured = bool(self.config.servers.routes())
         self.about = AboutScreen(sum(len(phrasebook.phrases(c.id)) for c in phrasebook.categories()),
-                                 controller.worker.store, servers_configured=bool(self.config.servers.routes()))
+                                 controller.worker.store, servers_configured=servers_configured)
         self.accessibility = AccessibilityScreen()
         self.staff = StaffScreen(loaded, controller.stats, pin_gate)
-        self.demo = DemoScreen(phrasebook)
+        self.demo = DemoScreen(phrasebook, servers_configured=servers_configured)
         # Each screen scrolls as a page when it cannot fit (large text on a small screen): never squeezed.
         self._pages: dict[Screen, QScrollArea] = {}
         for screen in (self.start, self.conversation, self.phrasebook, self.about, self.accessibility, self.staff,

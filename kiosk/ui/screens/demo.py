@@ -84,8 +84,9 @@ class DemoScreen(Screen):
     replay = Signal(int)
     finish = Signal()
 
-    def __init__(self, phrasebook: Phrasebook, parent: QWidget | None = None) -> None:
+    def __init__(self, phrasebook: Phrasebook, servers_configured: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._servers_configured = servers_configured  # the tagline then names the province's servers
         self._examples = {phrase.id: phrase for c in phrasebook.categories() for phrase in phrasebook.phrases(c.id)
                           if phrase.id in EXAMPLE_PHRASES}
         self._visitor = "en"
@@ -223,7 +224,7 @@ class DemoScreen(Screen):
     def retranslate(self, lang: str) -> None:
         self._ui_lang = lang
         self.picker.retranslate(lang, tr(lang, "demo.touch"))
-        self.tagline.setText(tr(lang, "demo.tagline"))
+        self.tagline.setText(tr(lang, "demo.tagline_servers" if self._servers_configured else "demo.tagline"))
         if self.trying():
             self._render_try()
 
