@@ -128,6 +128,14 @@ class Desktop:
         x, y = node.center
         self.xdotool("mousemove", str(x), str(y), "click", "1")
 
+    def press(self, node: Node, hold_s: float = 0.3) -> None:
+        """A finger's touch: down, a moment, up. xdotool's click is instantaneous, which hides
+        whatever the screen does between the two (a layout that moves the button away)."""
+        x, y = node.center
+        self.xdotool("mousemove", str(x), str(y), "mousedown", "1")
+        time.sleep(hold_s)
+        self.xdotool("mouseup", "1")
+
     def type_text(self, text: str) -> None:
         """Key presses for ``text``. For a character missing from the keymap xdotool binds a spare
         key, presses it and unbinds it at once; a busy client that reads the keymap after the

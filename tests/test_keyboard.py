@@ -276,7 +276,8 @@ def test_typing_by_touch_in_khmer_mongolian_and_japanese(tmp_path, config_env):
 
 def test_the_first_touch_after_opening_types_and_done_stays_within_reach(tmp_path, config_env):
     """The first key touched after the keyboard opens types (it once was lost); the bar under the
-    conversation stays on screen above the keyboard, and Done ends the session from there."""
+    conversation stays on screen above the keyboard, and Done, touched by a finger (down, 0.3 s,
+    up), ends the session from there."""
     with kiosk_on_desktop(tmp_path, env=config_env) as kiosk:
         kiosk.wait_for_log(r"engines ready", READY_TIMEOUT_S)
         kiosk.desktop.tap(kiosk.wait_for_node("push button", text_in=catalog.language("ru").native))
@@ -291,7 +292,7 @@ def test_the_first_touch_after_opening_types_and_done_stays_within_reach(tmp_pat
             x, y, w, h = button.extents
             assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= screen[2] and y + h <= screen[3], button
             assert not _intersect(button.extents, board.panel.extents), (button, board.panel)
-        kiosk.desktop.tap(bar[-1])  # Done
+        kiosk.desktop.press(bar[-1])  # Done
         wait_for("the keyboard to close", lambda: Keys(kiosk).panel is None, 15)
         kiosk.wait_for_node("push button", text_in=catalog.language("ru").native)  # the start screen again
         assert kiosk.stop() == 0

@@ -33,6 +33,7 @@ from PySide6.QtCore import (
     QIODevice,
     QMetaObject,
     QObject,
+    Qt,
     QTemporaryDir,
     QTimer,
     QUrl,
@@ -53,6 +54,7 @@ INPUT_METHOD = "qtvirtualkeyboard"
 ENGLISH = "en_GB"
 # The property a typing field carries to get the keyboard: the ISO 639-1 code of its language.
 FIELD_LANGUAGE = "keyboardLang"
+RELEASE_POLL_MS = 50  # how often a held touch is checked for its release before the keyboard closes
 
 
 @dataclass(frozen=True)
@@ -272,8 +274,21 @@ class KeyboardDock(QWidget):
             QGuiApplication.inputMethod().visibleChanged.connect(self._input_method_visibility)
 
     def _input_method_visibility(self) -> None:
-        if not QGuiApplication.inputMethod().isVisible():  # the keyboard's own hide key
-            self.close_keyboard()
+        if not QGuiApplication.inputMethod().isVisible():  # the keyboard's own hide key, or a press elsewhere
+            self._close_when_released()
+
+    def _close_when_released(self) -> None:
+        """Close once no finger is down. A press on a button outside the keyboard takes the focus
+        and hides Qt's input method at once; closing the dock then moved the button (Done, Change
+        language) from above the keyboard to the bottom of the window before the finger lifted,
+        and the touch was lost."""
+        if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
+            QTimer.singleShot(RELEASE_POLL_MS, self._close_when_released)
+            return
+        focus = QApplication.focusWidget()
+        if focus is not None and focus is self.field and QGuiApplication.inputMethod().isVisible():
+            return  # the finger went back to the field being typed into
+        self.close_keyboard()
 
     def _make_view(self):
         from PySide6.QtQuickWidgets import QQuickWidget
@@ -301,7 +316,7 @@ class KeyboardDock(QWidget):
         if new is not None and new.property(FIELD_LANGUAGE):
             self.open_for(new)
         elif new is not None and not self.isAncestorOf(new):
-            self.close_keyboard()
+            self._close_when_released()
 
     def open_for(self, field: QWidget) -> None:
         lang = str(field.property(FIELD_LANGUAGE))
